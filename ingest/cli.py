@@ -1,0 +1,190 @@
+"""Command line: the only place that reads the environment and installs signal handlers.
+
+ingest run [--config FILE] [--once]
+ingest extract FILE --url URL
+ingest check-config [--config FILE]
+ingest healthcheck [--config FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest import __version__
+from ingest.config import Settings, load_settings
+from ingest.errors import ConfigError, FatalError, IngestError
+
+if TYPE_CHECKING:
+    from ingest.service import Service
+
+log = logging.getLogger("ingest")
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_CONFIG = 2
+EXIT_UNACKED = 3
+EXIT_SIGNAL = 130
+CONFIG_ENV = "INGEST_CONFIG"
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("kafka", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    value = args.config or os.environ.get(CONFIG_ENV)
+    return Path(value) if value else None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(_config_path(args))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ingest.service import Service
+
+    settings = _settings(args)
+    _setup_logging(settings.log.level, settings.log.format)
+    return asyncio.run(_run_service(Service(settings), once=args.once))
+
+
+async def _run_service(service: Service, *, once: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = {"count": 0}
+
+    def on_signal(signum: int) -> None:
+        signals["count"] += 1
+        if signals["count"] > 1:
+            log.warning("second signal: exiting at once")
+            os._exit(EXIT_SIGNAL)
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    summary = await service.run(once=once, stop=stop)
+    log.info("done: %s", summary.describe())
+    if summary.unacknowledged:
+        log.error("Kafka did not acknowledge %d articles; they will be retried", summary.unacknowledged)
+        return EXIT_UNACKED
+    return EXIT_OK
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from ingest.pipeline import article_from_html
+
+    _setup_logging("WARNING", "text")
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    article = article_from_html(body, args.url)
+    sys.stdout.write(article.model_dump_json(indent=2) + "\n")
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from ingest.source.feedlist import load_feeds
+
+    settings = _settings(args)
+    feeds = load_feeds(settings)
+    effective = settings.masked()
+    effective["feeds"] = [f.model_dump(mode="json") for f in feeds]
+    json.dump(effective, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+    print(f"configuration valid: {len(feeds)} feeds", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_healthcheck(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    host = settings.metrics.host if settings.metrics.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    url = f"http://{host}:{settings.metrics.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            healthy = response.status == 200
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    print("healthy" if healthy else "unhealthy", file=sys.stderr)
+    return EXIT_OK if healthy else EXIT_FATAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ingest", description="News feeds to structured articles on Kafka.")
+    parser.add_argument("--version", action="version", version=f"ingest {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--config", "-c", help=f"YAML config file (default: ${CONFIG_ENV})")
+        return sub
+
+    run = with_config(commands.add_parser("run", help="run the service"))
+    run.add_argument("--once", action="store_true", help="poll every feed once, publish, exit")
+    run.set_defaults(handler=_cmd_run)
+
+    extract = commands.add_parser("extract", help="extract one saved HTML page and print the article")
+    extract.add_argument("file", help="saved HTML page")
+    extract.add_argument("--url", required=True, help="the page's URL")
+    extract.set_defaults(handler=_cmd_extract)
+
+    check = with_config(commands.add_parser("check-config", help="validate and print the settings"))
+    check.set_defaults(handler=_cmd_check_config)
+
+    health = with_config(commands.add_parser("healthcheck", help="exit 0 if the service is healthy"))
+    health.add_argument("--timeout", type=float, default=5.0)
+    health.set_defaults(handler=_cmd_healthcheck)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"ingest: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FatalError as exc:
+        print(f"ingest: fatal: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except IngestError as exc:
+        print(f"ingest: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        return EXIT_SIGNAL
+    return code

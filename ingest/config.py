@@ -1,0 +1,265 @@
+"""Configuration: one frozen settings object, read once at start.
+
+Sources, highest priority first: environment variables ``INGEST_<SECTION>__<KEY>`` (values of list
+keys as JSON), then the YAML file, then the defaults below. Only ``ingest.cli`` calls ``load_settings``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ingest import __version__
+from ingest.errors import ConfigError
+
+ENV_PREFIX = "INGEST_"
+EMBEDDED = "embedded"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeedConfig(_Section):
+    """One feed to poll. ``interval`` overrides the scheduler's default, in seconds."""
+
+    url: str
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    interval: float | None = Field(default=None, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"feed URL must be http or https: {value!r}")
+        return value
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = EMBEDDED
+    topic: str = "news.articles"
+    dlq_topic: str = "news.articles.dlq"
+    client_id: str = f"ingest-{__version__}"
+    create_topics: bool = True
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    compression_type: Literal["lz4", "gzip", "zstd", "none"] = "lz4"
+    linger_ms: int = Field(default=20, ge=0)
+    max_in_flight_messages: int = Field(default=1000, ge=1)
+    delivery_timeout_s: float = Field(default=120.0, gt=0)
+    connect_timeout_s: float = Field(default=30.0, gt=0)
+    max_request_size: int = Field(default=1_048_576, ge=1024)
+    embedded_port: int = Field(default=9092, ge=0, le=65535)
+    embedded_host: str = "127.0.0.1"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @field_validator("topic", "dlq_topic")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        legal = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not value or len(value) > 249 or not set(value) <= legal or value in (".", ".."):
+            raise ValueError(f"not a legal Kafka topic name: {value!r}")
+        return value
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        value = value.strip()
+        if value == EMBEDDED:
+            return value
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected 'embedded' or host:port[,host:port...], got {value!r}")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.bootstrap_servers == EMBEDDED
+
+
+class StateSettings(_Section):
+    url: str = "sqlite:///data/ingest.db"
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError(f"only sqlite:///PATH state URLs are supported, got {value!r}")
+        return value
+
+    @property
+    def sqlite_path(self) -> str:
+        """``sqlite:///data/x.db`` is relative, ``sqlite:////var/x.db`` absolute."""
+        return self.url.removeprefix("sqlite:///")
+
+
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+class HttpSettings(_Section):
+    allow_private_networks: bool | tuple[str, ...] = False
+    user_agent: str = f"ingest/{__version__} (+https://github.com/ingest-news/ingest)"
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    total_timeout_s: float = Field(default=45.0, gt=0)
+    max_page_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_feed_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    max_connections: int = Field(default=100, ge=1)
+    max_connections_per_host: int = Field(default=4, ge=1)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _cidrs(cls, value: bool | tuple[str, ...]) -> bool | tuple[str, ...]:
+        if isinstance(value, bool):
+            return value
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a CIDR range: {cidr!r}") from exc
+        return value
+
+    @property
+    def private_allowance(self) -> bool | Networks:
+        """True (all allowed), False (none) or the CIDR ranges allowed."""
+        if isinstance(self.allow_private_networks, bool):
+            return self.allow_private_networks
+        return tuple(ipaddress.ip_network(c, strict=False) for c in self.allow_private_networks)
+
+
+class MetricsSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class PipelineSettings(_Section):
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_articles_in_flight: int = Field(default=64, ge=1)
+    max_feeds_in_flight: int = Field(default=16, ge=1)
+    max_entries_per_poll: int = Field(default=500, ge=1)
+    task_timeout_s: float = Field(default=60.0, gt=0)
+    min_body_chars: int = Field(default=1, ge=0)
+
+
+class SchedulerSettings(_Section):
+    default_interval_s: float = Field(default=900.0, gt=0)
+    min_interval_s: float = Field(default=60.0, gt=0)
+    max_interval_s: float = Field(default=86_400.0, gt=0)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SchedulerSettings:
+        if self.min_interval_s > self.max_interval_s:
+            raise ValueError("min_interval_s must not exceed max_interval_s")
+        return self
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
+
+    feeds: tuple[FeedConfig, ...] = ()
+    feeds_file: Path | None = None
+    kafka: KafkaSettings = KafkaSettings()
+    state: StateSettings = StateSettings()
+    http: HttpSettings = HttpSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    log: LogSettings = LogSettings()
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feed_strings(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"url": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment overrides it key by key.
+        return (env_settings, init_settings)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets masked (``SecretStr`` dumps as stars)."""
+        return self.model_dump(mode="json")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error.get("loc", ()))
+    env = ENV_PREFIX + "__".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
+    return f"{loc or '(root)'}: {error.get('msg')} (env {env.upper()})"
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the YAML file (optional) and the ``INGEST_*`` environment into one frozen ``Settings``.
+
+    Only the CLI calls this, so the process environment is read in one place, once.
+    """
+    data = _read_yaml(path) if path is not None else {}
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+    if settings.feeds_file is not None and path is not None and not settings.feeds_file.is_absolute():
+        settings = settings.model_copy(update={"feeds_file": path.parent / settings.feeds_file})
+    return settings

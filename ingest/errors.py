@@ -1,0 +1,119 @@
+"""The exception tree of ingest.
+
+Every error the service raises on purpose derives from ``IngestError``. Third-party exceptions are
+translated at the boundary (``raise FetchError(...) from exc``), so callers only ever match on these::
+
+    IngestError
+    ├── ConfigError                  bad configuration: fatal at start, names the key
+    ├── FatalError                   the service cannot go on (state store unusable, broker refused us)
+    │   └── BrokerError              Kafka unreachable at start, topics missing, authorisation refused
+    ├── TransientError               a retry may cure it: the item is not acknowledged, it comes back
+    │   ├── FetchTimeout             connect/read/total deadline passed
+    │   ├── ConnectionFailed         DNS failure, refused or reset connection, TLS failure
+    │   ├── ServerError              HTTP 5xx, 429
+    │   └── PublishTimeout           Kafka did not acknowledge in time
+    └── PermanentError               retrying cannot help: the item goes to the dead-letter topic
+        ├── BlockedAddress           the URL resolves to an address we refuse to connect to
+        ├── ClientError              HTTP 4xx other than 429
+        ├── TooManyRedirects         more redirects than allowed, or a redirect loop
+        ├── TooLarge                 body, headers or message over a configured limit
+        ├── UnsupportedContent       not HTML, not a feed, unknown scheme
+        ├── ParseError               a feed or page that cannot be parsed
+        └── NoContent                neither the page nor the feed entry has usable text
+
+Intentional filtering (duplicate, already seen) is not an error: it is a ``Drop`` with a reason
+(see ``ingest.models``).
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error raised by ingest. ``reason`` is a short, stable, label-safe code."""
+
+    reason = "error"
+    stage: str | None = None  # set by the pipeline where the error crossed a stage boundary
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} (url={self.url})" if self.url else base
+
+
+class ConfigError(IngestError):
+    reason = "config"
+
+
+class FatalError(IngestError):
+    reason = "fatal"
+
+
+class BrokerError(FatalError):
+    reason = "broker"
+
+
+class TransientError(IngestError):
+    reason = "transient"
+
+
+class FetchTimeout(TransientError):
+    reason = "timeout"
+
+
+class ConnectionFailed(TransientError):
+    reason = "connection"
+
+
+class ServerError(TransientError):
+    reason = "http_5xx"
+
+    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        if status == 429:
+            self.reason = "http_429"
+
+
+class PublishTimeout(TransientError):
+    reason = "publish_timeout"
+
+
+class PermanentError(IngestError):
+    reason = "permanent"
+
+
+class BlockedAddress(PermanentError):
+    reason = "blocked_address"
+
+
+class ClientError(PermanentError):
+    reason = "http_4xx"
+
+    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        if status in (404, 410):
+            self.reason = f"http_{status}"
+
+
+class TooManyRedirects(PermanentError):
+    reason = "too_many_redirects"
+
+
+class TooLarge(PermanentError):
+    reason = "too_large"
+
+
+class UnsupportedContent(PermanentError):
+    reason = "unsupported_content"
+
+
+class ParseError(PermanentError):
+    reason = "parse_error"
+
+
+class NoContent(PermanentError):
+    reason = "no_content"

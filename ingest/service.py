@@ -1,0 +1,213 @@
+"""The service's lifecycle: acquire resources in order, run the pipeline, release them in reverse.
+
+broker (embedded or remote) ─► topics ─► state ─► status server ─► producer ─► workers ─► HTTP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.config import FeedConfig, Settings
+from ingest.errors import FatalError
+from ingest.kafka.admin import ensure_topics
+from ingest.kafka.embedded import EmbeddedBroker
+from ingest.kafka.producer import Publisher
+from ingest.metrics import Metrics
+from ingest.net import AddressPolicy, HttpClient
+from ingest.pipeline import Pipeline, PollReport
+from ingest.source.feedlist import load_feeds
+from ingest.source.scheduler import Scheduler
+from ingest.stages.publish import Sink
+from ingest.state import open_state
+from ingest.web import StatusServer
+
+log = logging.getLogger(__name__)
+
+WORKER_PRELOAD = ["ingest.stages.extract", "ingest.source.parser"]
+DRAIN_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    polls: Counter[str]
+    outcomes: Counter[str]
+    unacknowledged: int
+
+    def describe(self) -> str:
+        polls = ", ".join(f"{k}={v}" for k, v in sorted(self.polls.items())) or "none"
+        outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())) or "none"
+        return f"polls: {polls}; entries: {outcomes}"
+
+
+def process_pool(workers: int) -> Callable[[], Executor]:
+    """Factory of the worker pool for CPU-bound stages (a fresh one replaces a broken one)."""
+
+    def build() -> Executor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WORKER_PRELOAD)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    return build
+
+
+class Service:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.status_port: int | None = None
+        self._publisher: Publisher | None = None
+        self._stopping = False
+
+    def _ready(self) -> tuple[bool, str]:
+        if self._stopping:
+            return False, "shutting down"
+        if self._publisher is None or not self._publisher.connected:
+            return False, "Kafka not connected"
+        return True, "ok"
+
+    async def run(self, *, once: bool, stop: asyncio.Event) -> RunSummary:
+        """Run until done (``once``) or until ``stop`` is set. Raises ``FatalError``."""
+        s = self.settings
+        feeds = load_feeds(s)
+        self.metrics.feeds_configured.set(len(feeds))
+        self.metrics.topics(s.kafka.topic, s.kafka.dlq_topic)
+        if not feeds:
+            log.warning("no feeds configured (set 'feeds' or 'feeds_file')")
+        async with AsyncExitStack() as stack:
+            bootstrap = s.kafka.bootstrap_servers
+            if s.kafka.embedded:
+                broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port)
+                bootstrap = await asyncio.to_thread(broker.start)
+                stack.callback(broker.stop)
+            await asyncio.to_thread(ensure_topics, s.kafka, bootstrap, (s.kafka.topic, s.kafka.dlq_topic))
+            state = open_state(s.state.url)
+            stack.push_async_callback(state.close)
+            status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
+            await status.start()
+            stack.push_async_callback(status.stop)
+            self.status_port = status.port
+            publisher = Publisher(s.kafka, bootstrap, self.metrics)
+            await publisher.start()
+            self._publisher = publisher
+            stack.push_async_callback(publisher.close)
+            http = await stack.enter_async_context(
+                HttpClient(s.http, AddressPolicy(s.http.private_allowance))
+            )
+            pipeline = Pipeline(
+                s,
+                http=http,
+                state=state,
+                sink=Sink(publisher, s.kafka.topic, s.kafka.dlq_topic),
+                metrics=self.metrics,
+                executor=process_pool(s.pipeline.workers),
+            )
+            stack.callback(pipeline.close)
+            log.info(
+                "ingest running: %d feeds, topic %s, bootstrap %s, status on %s:%d",
+                len(feeds),
+                s.kafka.topic,
+                bootstrap,
+                s.metrics.host,
+                status.port,
+            )
+            if once:
+                reports = await self._once(pipeline, feeds, stop)
+            else:
+                reports = await self._forever(pipeline, feeds, stop)
+            self._stopping = True
+            return _summarise(reports)
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self, pipeline: Pipeline, feeds: tuple[FeedConfig, ...], stop: asyncio.Event
+    ) -> list[PollReport]:
+        room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
+
+        async def one(feed: FeedConfig) -> PollReport:
+            async with room:
+                return await pipeline.poll(feed)
+
+        work: asyncio.Future[list[PollReport]] = asyncio.ensure_future(
+            asyncio.gather(*(one(f) for f in feeds))
+        )
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([work, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not work.done():
+            log.info("stop requested: draining in-flight work")
+            await _drain({work}, DRAIN_TIMEOUT_S)
+            return []
+        return list(work.result())
+
+    async def _forever(
+        self, pipeline: Pipeline, feeds: tuple[FeedConfig, ...], stop: asyncio.Event
+    ) -> list[PollReport]:
+        scheduler = Scheduler(feeds, self.settings.scheduler)
+        room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
+        running: set[asyncio.Task[PollReport]] = set()
+        reports: list[PollReport] = []
+        fatal: list[BaseException] = []
+
+        async def one(index: int, feed: FeedConfig) -> PollReport:
+            async with room:
+                report = await pipeline.poll(feed)
+            reports.append(report)
+            scheduler.done(index, report.consecutive_errors, time.monotonic())
+            return report
+
+        def finished(task: asyncio.Task[PollReport]) -> None:
+            running.discard(task)
+            if not task.cancelled() and isinstance(task.exception(), FatalError):
+                fatal.append(task.exception())  # type: ignore[arg-type]
+                stop.set()
+
+        while not stop.is_set():
+            now = time.monotonic()
+            for index, feed in scheduler.due(now):
+                task = asyncio.create_task(one(index, feed))
+                running.add(task)
+                task.add_done_callback(finished)
+            wait = scheduler.next_due_in(time.monotonic())
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
+        log.info("stop requested: draining %d polls in flight", len(running))
+        await _drain(set[asyncio.Future[Any]](running), DRAIN_TIMEOUT_S)
+        if fatal:
+            raise fatal[0]
+        return reports
+
+
+async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:
+    """Wait for ``tasks`` up to the deadline, then cancel what still runs."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        log.warning("cancelled %d polls still running after %.0fs", len(pending), deadline_s)
+        await asyncio.wait(pending)
+    for task in tasks:
+        if not task.cancelled() and isinstance(task.exception(), FatalError):
+            raise task.exception()  # type: ignore[misc]
+
+
+def _summarise(reports: list[PollReport]) -> RunSummary:
+    polls: Counter[str] = Counter(r.result for r in reports)
+    outcomes: Counter[str] = Counter(o.kind for r in reports for o in r.outcomes)
+    unacked = sum(
+        1
+        for r in reports
+        for o in r.outcomes
+        if o.kind == "deferred" and (o.reason or "").startswith("publish:")
+    )
+    return RunSummary(polls, outcomes, unacked)

@@ -1,0 +1,1 @@
+"""One module per arrow of the pipeline: fetch, extract, normalise, dedup, publish."""

@@ -1,0 +1,255 @@
+"""Extract: body text and metadata of a page with trafilatura, or the feed entry's own content.
+
+``extract_html`` is a pure function of bytes, run in a worker process by the pipeline. Metadata that
+carries a time and zone (``article:published_time``, JSON-LD ``datePublished``) is read here from the
+page itself, because trafilatura reports dates without their time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import lxml.html
+import trafilatura
+from lxml.html import HtmlElement
+
+from ingest.errors import IngestError, NoContent, ParseError, TransientError
+from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata
+from ingest.text import html_to_text, word_count
+
+TRAFILATURA_VERSION: str = getattr(trafilatura, "__version__", "unknown")
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "blogposting",
+    "socialmediaposting",
+    "liveblogposting",
+    "report",
+    "webpage",
+}
+_LANG = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
+_MAX_JSONLD_BYTES = 512 * 1024
+# A page whose text is much shorter than the feed's own full content is likely a teaser or paywall.
+_SHORT_PAGE_WORDS = 150
+
+
+def parse_timestamp(value: Any) -> datetime | date | None:
+    """An aware UTC datetime when ``value`` states a time with a zone; a date when it states only a
+    date (or a time without a zone, whose instant is unknown); None otherwise."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
+    if len(text) <= 10:
+        return moment.date()
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(UTC)
+
+
+def language_code(value: Any) -> str | None:
+    """ISO 639-1 code from a language tag such as ``en-GB`` or ``de_DE``."""
+    if not isinstance(value, str):
+        return None
+    match = _LANG.match(value.strip())
+    return match.group(1).lower() if match else None
+
+
+def _meta(tree: HtmlElement) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        name = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = el.get("content")
+        if name and content and name not in found:
+            found[name] = content.strip()
+    return found
+
+
+def _jsonld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = script.text or ""
+        if len(raw) > _MAX_JSONLD_BYTES:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+                yield item
+
+
+def _is_article(obj: dict[str, Any]) -> bool:
+    kinds = obj.get("@type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds)
+
+
+def _person_names(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and item.get("@type") != "Organization":
+            name = item.get("name")
+            if isinstance(name, str):
+                names.append(name)
+    return names
+
+
+def page_metadata(tree: HtmlElement) -> PageMetadata:
+    """Metadata stated by the page: meta tags, JSON-LD, ``<html lang>``, canonical link."""
+    meta = _meta(tree)
+    article = next((o for o in _jsonld_objects(tree) if _is_article(o)), {})
+    published = parse_timestamp(article.get("datePublished")) or parse_timestamp(
+        meta.get("article:published_time") or meta.get("datepublished")
+    )
+    updated = parse_timestamp(article.get("dateModified")) or parse_timestamp(
+        meta.get("article:modified_time") or meta.get("datemodified")
+    )
+    canonical = next(
+        (el.get("href") for el in tree.iter("link") if (el.get("rel") or "").lower() == "canonical"),
+        None,
+    )
+    h1 = next(tree.iter("h1"), None)
+    headline = article.get("headline") if isinstance(article.get("headline"), str) else None
+    return PageMetadata(
+        title=meta.get("og:title") or headline or (h1.text_content().strip() if h1 is not None else None),
+        authors=tuple(_person_names(article.get("author"))),
+        published_at=published if isinstance(published, datetime) else None,
+        updated_at=updated if isinstance(updated, datetime) else None,
+        published_date=published if type(published) is date else None,
+        language=language_code(tree.get("lang")) or language_code(meta.get("og:locale")),
+        site_name=meta.get("og:site_name"),
+        description=meta.get("og:description") or meta.get("description"),
+        image_url=meta.get("og:image"),
+        canonical_url=canonical,
+    )
+
+
+def _decode(body: bytes, content_type: str | None) -> str | bytes:
+    charset = None
+    if content_type and "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].split(";", 1)[0].strip(" \"'")
+    if charset:
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return body  # trafilatura sniffs the encoding
+
+
+def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, PageMetadata, str | None]:
+    """Extract (text, metadata, trafilatura's date) from a page. Text lines are paragraphs.
+
+    Raises ``ParseError`` when the page cannot be parsed as HTML at all.
+    """
+    markup = _decode(body, content_type)
+    try:
+        tree = trafilatura.load_html(markup)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
+    if tree is None:
+        try:
+            tree = lxml.html.document_fromstring(markup)
+        except (ValueError, lxml.etree.ParserError) as exc:
+            raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
+    metadata = page_metadata(tree)
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+    )
+    if document is None:
+        return "", metadata, None
+    found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    authors = metadata.authors or tuple(
+        a.strip() for a in (found.get("author") or "").split(";") if a.strip()
+    )
+    merged = PageMetadata(
+        title=metadata.title or found.get("title"),
+        authors=authors,
+        published_at=metadata.published_at,
+        updated_at=metadata.updated_at,
+        published_date=metadata.published_date,
+        language=metadata.language or language_code(found.get("language")),
+        site_name=metadata.site_name or found.get("sitename"),
+        description=metadata.description or found.get("description"),
+        image_url=metadata.image_url or found.get("image"),
+        canonical_url=metadata.canonical_url,
+        tags=tuple(dict.fromkeys((found.get("categories") or []) + (found.get("tags") or []))),
+    )
+    return found.get("text") or "", merged, found.get("date")
+
+
+def feed_text(entry: FeedEntry) -> str:
+    """The feed's own text for an entry: full content if any, else the summary."""
+    return html_to_text(entry.content_html or "") or (entry.summary or "")
+
+
+def from_feed(page: FetchedPage, reason: str, metadata: PageMetadata | None = None) -> Extracted:
+    """Fall back to the feed entry's content. Raises when it has none (the error says why)."""
+    text = feed_text(page.entry)
+    if not text.strip():
+        error: IngestError = page.error or NoContent("no text on the page", url=page.entry.link)
+        if isinstance(error, TransientError):
+            raise error
+        raise NoContent(f"no text on the page ({reason}) and none in the feed", url=page.entry.link)
+    return Extracted(
+        page=page,
+        text=text,
+        metadata=metadata or PageMetadata(),
+        method="feed",
+        fallback_reason=reason,
+    )
+
+
+def choose(page: FetchedPage, text: str, metadata: PageMetadata, date_hint: str | None) -> Extracted:
+    """The page's extraction, unless it is empty or much thinner than the feed's own full content."""
+    if date_hint and metadata.published_at is None and metadata.published_date is None:
+        stated = parse_timestamp(date_hint)
+        if type(stated) is date:
+            metadata = replace(metadata, published_date=stated)
+    if not text.strip():
+        return from_feed(page, "no_text", metadata)
+    words = word_count(text)
+    if page.entry.content_html and words < _SHORT_PAGE_WORDS:
+        fed = html_to_text(page.entry.content_html)
+        if word_count(fed) > 2 * words:
+            return from_feed(page, "page_text_short", metadata)
+    return Extracted(
+        page=page,
+        text=text,
+        metadata=metadata,
+        method="trafilatura",
+        extractor_version=TRAFILATURA_VERSION,
+    )

@@ -1,0 +1,114 @@
+"""Normalise: one ``Article`` (schema v1) from an extraction, its feed entry and the feed's config.
+
+Page metadata wins over the feed's where both state a value, except that a missing page value falls
+back to the feed's. Nothing is invented: no time without a stated time, no language without a sign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from ingest.models import Article, Extracted, Extraction, Source
+from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
+from ingest.urls import article_id, domain_of
+
+MAX_TITLE_CHARS = 1000
+MAX_SUMMARY_CHARS = 5000
+MAX_AUTHORS = 20
+_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
+_BYLINE = re.compile(r"^(?:by|von|par|por|di|door)\s+", re.IGNORECASE)
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def clean_title(title: str | None, site_names: Iterable[str | None]) -> str | None:
+    """The headline without a site-name suffix or prefix (" | Site", "Site: ")."""
+    if not title:
+        return None
+    title = clean_line(title)
+    names = {_loose(n) for n in site_names if n and _loose(n)}
+    if names:
+        for sep in (*_SEPARATORS, ": "):
+            head, found, tail = title.rpartition(sep)
+            if found and head and _loose(tail) in names:
+                title = head.strip()
+                break
+            head, found, tail = title.partition(sep)
+            if found and tail and _loose(head) in names:
+                title = tail.strip()
+                break
+    return title[:MAX_TITLE_CHARS] or None
+
+
+def clean_authors(names: Iterable[str], site_names: Iterable[str | None]) -> list[str]:
+    banned = {_loose(n) for n in site_names if n} | {"staff", "admin", "editor", "editors"}
+    seen: dict[str, str] = {}
+    for raw in names:
+        for part in re.split(r"\s*(?:;|\band\b|&|\bund\b|\bet\b)\s*", raw):
+            name = _BYLINE.sub("", clean_line(part)).strip(" ,")
+            key = _loose(name)
+            if name and key not in banned and len(name) <= 100 and key not in seen:
+                seen[key] = name
+    return list(seen.values())[:MAX_AUTHORS]
+
+
+def _body(text: str, title: str | None) -> str:
+    body = normalise_paragraphs(text)
+    if title:
+        first, _, rest = body.partition("\n\n")
+        if rest and _loose(first) == _loose(title):
+            body = rest
+    return body
+
+
+def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
+    return moment if moment is not None and moment <= now else None
+
+
+def build_article(extracted: Extracted) -> Article:
+    page, meta = extracted.page, extracted.metadata
+    entry = page.entry
+    now = datetime.now(UTC)
+    site_names = (meta.site_name, domain_of(entry.link or entry.feed_url), entry.feed_title)
+    title = clean_title(meta.title, site_names) or clean_title(entry.title, site_names)
+    body = _body(extracted.text, title)
+    summary = meta.description or entry.summary
+    published_at = _not_future(meta.published_at or entry.published_at, now)
+    key_url = entry.canonical_url or entry.feed_url
+    return Article(
+        id=article_id(entry.key),
+        url=entry.link,
+        canonical_url=entry.canonical_url,
+        guid=entry.guid,
+        title=title,
+        body=body,
+        summary=clean_line(summary)[:MAX_SUMMARY_CHARS] if summary else None,
+        authors=clean_authors(meta.authors or entry.authors, site_names),
+        published_at=published_at,
+        published_date=None if published_at else meta.published_date,
+        updated_at=_not_future(meta.updated_at or entry.updated_at, now),
+        discovered_at=entry.discovered_at,
+        fetched_at=page.fetched_at,
+        language=meta.language or entry.language_code,
+        source=Source(
+            feed_url=entry.feed_url,
+            feed_title=entry.feed_title,
+            site_name=meta.site_name,
+            domain=domain_of(key_url),
+        ),
+        tags=list(dict.fromkeys(t for t in (*entry.feed_tags, *entry.tags, *meta.tags) if t)),
+        image_url=meta.image_url,
+        content_hash=content_hash(body),
+        word_count=word_count(body),
+        extraction=Extraction(
+            method=extracted.method,
+            extractor_version=extracted.extractor_version,
+            fallback_reason=extracted.fallback_reason,
+            http_status=page.status,
+            final_url=page.url,
+        ),
+    )

@@ -1,0 +1,58 @@
+"""Publish: articles to the articles topic, failures to the dead-letter topic, each awaited to ack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ingest import __version__
+from ingest.errors import IngestError
+from ingest.kafka.producer import Headers, Publisher
+from ingest.models import SCHEMA_VERSION, Article, DeadLetter, FeedEntry
+
+CONTENT_TYPE = b"application/json"
+
+
+def _headers(kind: str) -> Headers:
+    return [
+        ("content-type", CONTENT_TYPE),
+        ("schema-version", str(SCHEMA_VERSION).encode()),
+        ("message-type", kind.encode()),
+        ("producer", f"ingest/{__version__}".encode()),
+    ]
+
+
+def article_message(article: Article) -> tuple[bytes, bytes, Headers]:
+    """Key (the article id), value (UTF-8 JSON) and headers of an article message."""
+    value = article.model_dump_json(exclude_none=False).encode("utf-8")
+    return article.id.encode("utf-8"), value, _headers("article")
+
+
+def dead_letter(entry: FeedEntry, error: IngestError, stage: str) -> DeadLetter:
+    return DeadLetter(
+        key=entry.key,
+        reason=error.reason,
+        error=str(error)[:2000],
+        stage=stage,
+        url=entry.link,
+        feed_url=entry.feed_url,
+        title=entry.title,
+        failed_at=datetime.now(UTC),
+    )
+
+
+class Sink:
+    """Where processed items end: the articles topic, or the dead-letter topic with a reason."""
+
+    def __init__(self, publisher: Publisher, topic: str, dlq_topic: str) -> None:
+        self._publisher = publisher
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+
+    async def publish(self, article: Article) -> None:
+        key, value, headers = article_message(article)
+        await self._publisher.send(self.topic, key, value, headers)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        headers = [*_headers("dead-letter"), ("dlq-reason", letter.reason.encode())]
+        value = letter.model_dump_json().encode("utf-8")
+        await self._publisher.send(self.dlq_topic, letter.key.encode("utf-8"), value, headers)

@@ -1,0 +1,43 @@
+"""The state-store protocol every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from ingest.models import Validators
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What we remember about one feed between polls."""
+
+    url: str
+    validators: Validators = field(default_factory=Validators)
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    entries_seen: int = 0
+
+
+class StateStore(Protocol):
+    async def seen_keys(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` already recorded as published or terminally handled."""
+        ...
+
+    async def content_owner(self, content_hash: str) -> str | None:
+        """The article id that already carries this content hash, if any."""
+        ...
+
+    async def record(self, keys: Iterable[str], article_id: str, content_hash: str | None) -> None:
+        """Remember ``keys`` (and the content hash) as done. Call only after Kafka acknowledged."""
+        ...
+
+    async def feed_state(self, url: str) -> FeedState: ...
+
+    async def save_feed_state(self, state: FeedState) -> None: ...
+
+    async def close(self) -> None: ...

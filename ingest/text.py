@@ -1,0 +1,98 @@
+"""Text helpers shared by the stages: HTML to plain text, Unicode and whitespace normalisation."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import lxml.etree
+import lxml.html
+
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "svg")
+# C0/C1 controls except tab and newline, zero-width characters, BOM, soft hyphen.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200d\u2060\ufeff]")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_WORD = re.compile(r"\w+")
+
+
+def clean_line(text: str) -> str:
+    """NFC, no control or zero-width characters, runs of spaces collapsed, trimmed."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text.replace("\r", " ").replace("\n", " ").replace("\u2028", " "))
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalise_paragraphs(text: str) -> str:
+    """Plain text as clean paragraphs separated by exactly one blank line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n")
+    paragraphs = (clean_line(p) for p in text.split("\n"))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment, block elements as paragraphs."""
+    if not markup or not markup.strip():
+        return ""
+    if "<" not in markup:
+        return normalise_paragraphs(markup)
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return normalise_paragraphs(re.sub(r"<[^>]*>", " ", markup))
+    for bad in root.iter(*_DROP_TAGS):
+        bad.drop_tree()
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag == "br":
+            el.tail = "\n" + (el.tail or "")
+        elif el.tag in _BLOCK_TAGS:
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+    return normalise_paragraphs(str(root.text_content()))
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the body with case and whitespace folded: the same text hashes the same."""
+    folded = " ".join(_WORD.findall(text.casefold()))
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()

@@ -1,0 +1,81 @@
+"""A loopback website for tests: serves tests/data/site with {{BASE}} replaced by its own address.
+
+Answers conditional GETs (ETag / If-None-Match), 404 for what is not there, and extra routes a test
+adds (``site.routes[path] = (status, headers, body)``). Records every request path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "data" / "site"
+TYPES = {".html": "text/html; charset=utf-8", ".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+
+Route = tuple[int, dict[str, str], bytes]
+
+
+class Site:
+    def __init__(self, root: Path = SITE_DIR) -> None:
+        self.root = root
+        self.routes: dict[str, Route] = {
+            "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
+        }
+        self.requests: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def content(self, path: str) -> Route:
+        if path in self.routes:
+            return self.routes[path]
+        file = (self.root / path.lstrip("/")).resolve()
+        if self.root not in file.parents or not file.is_file():
+            return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
+        body = file.read_bytes().replace(b"{{BASE}}", self.base.encode())
+        return 200, {"Content-Type": TYPES.get(file.suffix, "application/octet-stream")}, body
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                site.requests.append(path)
+                status, headers, body = site.content(path)
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if status == 200 and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if status == 200:
+                    self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    def start(self) -> Site:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
