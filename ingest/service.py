@@ -70,8 +70,8 @@ class Service:
     def _ready(self) -> tuple[bool, str]:
         if self._stopping:
             return False, "shutting down"
-        if self._publisher is None or not self._publisher.connected:
-            return False, "Kafka not connected"
+        if self._publisher is None or not self._publisher.healthy:
+            return False, "Kafka not acknowledging"
         return True, "ok"
 
     async def run(self, *, once: bool, stop: asyncio.Event) -> RunSummary:

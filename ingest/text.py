@@ -47,6 +47,8 @@ _BLOCK_TAGS = frozenset(
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "svg")
 # C0/C1 controls except tab and newline, zero-width characters, BOM, soft hyphen.
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200d\u2060\ufeff]")
+# Characters XML (hence lxml) refuses in text nodes.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _WORD = re.compile(r"\w+")
 
@@ -71,6 +73,7 @@ def html_to_text(markup: str) -> str:
         return ""
     if "<" not in markup:
         return normalise_paragraphs(markup)
+    markup = _XML_ILLEGAL.sub("", markup)
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (lxml.etree.ParserError, ValueError):

@@ -43,7 +43,7 @@ TRACKING_PARAMS = frozenset(
     }
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+_SAFE_PATH = "/:@!$&'()*+,;=-._~"
 
 
 def is_tracking_param(name: str) -> bool:

@@ -46,6 +46,7 @@ class Publisher:
         self._metrics = metrics
         self._producer: KafkaProducer | None = None
         self._room = asyncio.Semaphore(settings.max_in_flight_messages)
+        self._healthy = True
         # kafka-python's send() can block (metadata, full buffer): keep it off the event loop.
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
 
@@ -74,9 +75,9 @@ class Publisher:
             raise BrokerError(f"no Kafka broker reachable at {self._bootstrap}: {exc}") from exc
 
     @property
-    def connected(self) -> bool:
-        producer = self._producer
-        return producer is not None and bool(producer.bootstrap_connected())
+    def healthy(self) -> bool:
+        """Started, and the last send (if any) was acknowledged or failed for a message's own reason."""
+        return self._producer is not None and self._healthy
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
         """Send one message and return once Kafka acknowledged it.
@@ -109,9 +110,12 @@ class Publisher:
                     raise PublishTimeout(f"no acknowledgement from Kafka for {topic}") from exc
             except Exception as exc:
                 self._metrics.kafka_publish.labels(topic, "failed").inc()
-                raise _translate(exc, topic) from exc
+                error = _translate(exc, topic)
+                self._healthy = not isinstance(error, TransientError | BrokerError)
+                raise error from exc
             finally:
                 self._metrics.kafka_in_flight.dec()
+        self._healthy = True
         self._metrics.kafka_publish.labels(topic, "acked").inc()
         self._metrics.kafka_publish_latency.labels(topic).observe(time.monotonic() - started)
 

@@ -81,6 +81,8 @@ def _entry(
     else:
         return None
     summary = html_to_text(raw.get("summary") or "") or None
+    # Only a stated update time: feedparser's ``updated_parsed`` falls back to the publication time.
+    updated = raw.get("updated_parsed") if "updated_parsed" in raw else None
     return FeedEntry(
         key=key,
         feed_url=feed_url,
@@ -91,8 +93,8 @@ def _entry(
         summary=summary,
         content_html=_content(raw),
         authors=_authors(raw),
-        published_at=_datetime(raw.get("published_parsed") or raw.get("updated_parsed"), now),
-        updated_at=_datetime(raw.get("updated_parsed"), now),
+        published_at=_datetime(raw.get("published_parsed") or updated, now),
+        updated_at=_datetime(updated, now),
         tags=_tags(raw),
         language=feed.get("language") if isinstance(feed.get("language"), str) else None,
         feed_title=clean_line(feed.get("title") or "") or None,
