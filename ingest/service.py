@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,13 +49,19 @@ class RunSummary:
         return f"polls: {polls}; entries: {outcomes}"
 
 
+def _worker_init() -> None:
+    # Signals are the service's to handle: a Ctrl-C must not kill workers mid-drain.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def process_pool(workers: int) -> Callable[[], Executor]:
     """Factory of the worker pool for CPU-bound stages (a fresh one replaces a broken one)."""
 
     def build() -> Executor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(WORKER_PRELOAD)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
 
     return build
 

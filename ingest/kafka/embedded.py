@@ -7,8 +7,10 @@ that must keep its data.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +23,7 @@ from ingest.errors import BrokerError
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 15.0
+_PR_SET_PDEATHSIG = 1
 
 
 def broker_binary() -> str:
@@ -42,6 +45,15 @@ def free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _listening(host: str, port: int) -> bool:
@@ -82,8 +94,15 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        # Its own process group, so a Ctrl-C meant for the service does not stop the broker before
+        # the producer has flushed; and it dies with its parent if the service is killed.
         self._proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not _listening(self.host, self.port):

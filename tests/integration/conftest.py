@@ -102,8 +102,6 @@ def deploy(tmp_path: Path, broker: str, site: Site) -> Any:
                 config[section] = values
         path = tmp_path / "ingest.yaml"
         path.write_text(yaml.safe_dump(config))
-        return Deployment(
-            path, broker, config["kafka"]["topic"], config["kafka"]["dlq_topic"], status_port
-        )
+        return Deployment(path, broker, config["kafka"]["topic"], config["kafka"]["dlq_topic"], status_port)
 
     return make

@@ -37,9 +37,7 @@ def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.5, limit_s: floa
         consumer.close()
 
 
-def wait_for_records(
-    bootstrap: str, topic: str, count: int, *, limit_s: float = 60.0
-) -> list[Any]:
+def wait_for_records(bootstrap: str, topic: str, count: int, *, limit_s: float = 60.0) -> list[Any]:
     """Read until at least ``count`` records are there (or the limit passes); returns them all."""
     deadline = time.monotonic() + limit_s
     records: list[Any] = []
