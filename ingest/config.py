@@ -160,7 +160,9 @@ class PipelineSettings(_Section):
     max_articles_in_flight: int = Field(default=64, ge=1)
     max_feeds_in_flight: int = Field(default=16, ge=1)
     max_entries_per_poll: int = Field(default=500, ge=1)
-    task_timeout_s: float = Field(default=60.0, gt=0)
+    task_timeout_s: float = Field(default=30.0, gt=0)
+    worker_memory_mb: int = Field(default=1024, ge=0)
+    drain_timeout_s: float = Field(default=20.0, gt=0)
     min_body_chars: int = Field(default=1, ge=0)
 
 

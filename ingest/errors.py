@@ -19,6 +19,9 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
         ├── TooLarge                 body, headers or message over a configured limit
         ├── UnsupportedContent       not HTML, not a feed, unknown scheme
         ├── ParseError               a feed or page that cannot be parsed
+        ├── TaskTimeout              parsing or extraction overran its deadline (worker killed)
+        ├── WorkerCrashed            the worker process died on this document
+        │   └── OutOfMemory          the document exhausted the worker's memory limit
         └── NoContent                neither the page nor the feed entry has usable text
 
 Intentional filtering (duplicate, already seen) is not an error: it is a ``Drop`` with a reason
@@ -67,14 +70,21 @@ class ConnectionFailed(TransientError):
     reason = "connection"
 
 
-class ServerError(TransientError):
-    reason = "http_5xx"
+class HttpStatusError(IngestError):
+    """An HTTP answer we cannot use. Statuses in ``named`` get a reason of their own."""
+
+    named: frozenset[int] = frozenset()
 
     def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
         super().__init__(message, url=url)
         self.status = status
-        if status == 429:
-            self.reason = "http_429"
+        if status in self.named:
+            self.reason = f"http_{status}"
+
+
+class ServerError(HttpStatusError, TransientError):
+    reason = "http_5xx"
+    named = frozenset({429})
 
 
 class PublishTimeout(TransientError):
@@ -89,14 +99,9 @@ class BlockedAddress(PermanentError):
     reason = "blocked_address"
 
 
-class ClientError(PermanentError):
+class ClientError(HttpStatusError, PermanentError):
     reason = "http_4xx"
-
-    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
-        super().__init__(message, url=url)
-        self.status = status
-        if status in (404, 410):
-            self.reason = f"http_{status}"
+    named = frozenset({404, 410})
 
 
 class TooManyRedirects(PermanentError):
@@ -113,6 +118,18 @@ class UnsupportedContent(PermanentError):
 
 class ParseError(PermanentError):
     reason = "parse_error"
+
+
+class TaskTimeout(PermanentError):
+    reason = "task_timeout"
+
+
+class WorkerCrashed(PermanentError):
+    reason = "worker_crashed"
+
+
+class OutOfMemory(WorkerCrashed):
+    reason = "out_of_memory"
 
 
 class NoContent(PermanentError):

@@ -119,6 +119,12 @@ class Metrics:
             "When Kafka last acknowledged an article (Unix time).",
             registry=r,
         )
+        self.worker_restarts = Counter(
+            "ingest_worker_restarts",
+            "Worker processes replaced, by reason (timeout, memory, crashed, recycled).",
+            ["reason"],
+            registry=r,
+        )
         self.ready = Gauge(
             "ingest_ready", "1 when the service is ready (broker and state reachable).", registry=r
         )

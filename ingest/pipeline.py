@@ -7,7 +7,7 @@
 At-least-once: an entry's key is recorded only after Kafka acknowledged its article (or its dead
 letter). A feed's new validators are saved only when every entry of the poll ended terminally
 (published, dropped, or dead-lettered); otherwise the next poll sees the same entries again.
-CPU-bound stages (parse, extract) run in a process pool chosen here, not inside the stages.
+CPU-bound stages (parse, extract) run in the worker pool handed in here, not inside the stages.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import Literal, Protocol, TypeVar
 
 from ingest.config import FeedConfig, Settings
@@ -28,7 +25,6 @@ from ingest.errors import (
     FatalError,
     IngestError,
     NoContent,
-    ParseError,
     PermanentError,
     TransientError,
 )
@@ -44,6 +40,7 @@ from ingest.stages.normalise import build_article
 from ingest.stages.publish import Sink, dead_letter
 from ingest.state import FeedState, StateStore
 from ingest.urls import canonicalize
+from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +90,14 @@ class Pipeline:
         state: StateStore,
         sink: Sink,
         metrics: Metrics,
-        executor: Callable[[], Executor],
+        workers: WorkerPool,
     ) -> None:
         self._settings = settings
         self._http = http
         self._state = state
         self._sink = sink
         self._metrics = metrics
-        self._new_executor = executor
-        self._executor = executor()
+        self._workers = workers
         self._dedup = Deduplicator(state)
         self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
         # The stages, in pipeline order.
@@ -110,23 +106,8 @@ class Pipeline:
         self.normalise: Stage[Extracted, Article] = self._normalise
         self.publish: Stage[Article, Article] = self._publish
 
-    # -- running CPU-bound work -----------------------------------------------------------------
-
     async def _cpu(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
-            return await asyncio.wait_for(future, self._settings.pipeline.task_timeout_s)
-        except TimeoutError as exc:
-            raise ParseError(f"{fn.__name__} took longer than the task deadline") from exc
-        except BrokenProcessPool as exc:
-            log.error("a worker process died; starting a new pool")
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
-            raise TransientError(f"worker process died during {fn.__name__}") from exc
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        return await self._workers.run(fn, *args, **kwargs)
 
     # -- stage bookkeeping ----------------------------------------------------------------------
 

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import signal
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +26,11 @@ from ingest.source.scheduler import Scheduler
 from ingest.stages.publish import Sink
 from ingest.state import open_state
 from ingest.web import StatusServer
+from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-WORKER_PRELOAD = ["ingest.stages.extract", "ingest.source.parser"]
-DRAIN_TIMEOUT_S = 20.0
+WORKER_PRELOAD = ("ingest.stages.extract", "ingest.source.parser")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +43,6 @@ class RunSummary:
         polls = ", ".join(f"{k}={v}" for k, v in sorted(self.polls.items())) or "none"
         outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())) or "none"
         return f"polls: {polls}; entries: {outcomes}"
-
-
-def _worker_init() -> None:
-    # Signals are the service's to handle: a Ctrl-C must not kill workers mid-drain.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def process_pool(workers: int) -> Callable[[], Executor]:
-    """Factory of the worker pool for CPU-bound stages (a fresh one replaces a broken one)."""
-
-    def build() -> Executor:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WORKER_PRELOAD)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-
-    return build
 
 
 class Service:
@@ -109,15 +88,23 @@ class Service:
             http = await stack.enter_async_context(
                 HttpClient(s.http, AddressPolicy(s.http.private_allowance))
             )
+            workers = WorkerPool(
+                s.pipeline.workers,
+                task_timeout_s=s.pipeline.task_timeout_s,
+                memory_limit_bytes=s.pipeline.worker_memory_mb * 1024 * 1024,
+                preload=WORKER_PRELOAD,
+                on_restart=lambda reason: self.metrics.worker_restarts.labels(reason).inc(),
+            )
+            await workers.start()
+            stack.push_async_callback(workers.close)
             pipeline = Pipeline(
                 s,
                 http=http,
                 state=state,
                 sink=Sink(publisher, s.kafka.topic, s.kafka.dlq_topic),
                 metrics=self.metrics,
-                executor=process_pool(s.pipeline.workers),
+                workers=workers,
             )
-            stack.callback(pipeline.close)
             log.info(
                 "ingest running: %d feeds, topic %s, bootstrap %s, status on %s:%d",
                 len(feeds),
@@ -151,7 +138,7 @@ class Service:
         stopped.cancel()
         if not work.done():
             log.info("stop requested: draining in-flight work")
-            await _drain({work}, DRAIN_TIMEOUT_S)
+            await _drain({work}, self.settings.pipeline.drain_timeout_s)
             return []
         return list(work.result())
 
@@ -187,7 +174,7 @@ class Service:
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
         log.info("stop requested: draining %d polls in flight", len(running))
-        await _drain(set[asyncio.Future[Any]](running), DRAIN_TIMEOUT_S)
+        await _drain(set[asyncio.Future[Any]](running), self.settings.pipeline.drain_timeout_s)
         if fatal:
             raise fatal[0]
         return reports

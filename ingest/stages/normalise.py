@@ -18,7 +18,7 @@ MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000
 MAX_AUTHORS = 20
 _SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
-_BYLINE = re.compile(r"^(?:by|von|par|por|di|door)\s+", re.IGNORECASE)
+_BYLINE = re.compile(r"^(?:by|von|par|por|di|door)(?:\s+|$)", re.IGNORECASE)
 
 
 def _loose(text: str) -> str:
