@@ -118,9 +118,12 @@ def parse_feed(
     Entries without an http(s) link or a GUID are skipped.
     """
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-    parsed = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
+        )
+    except Exception as exc:  # feedparser's own bugs on malformed documents (e.g. KeyError)
+        raise ParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=feed_url) from exc
     if not parsed.get("version") and not parsed.entries:
         why = parsed.get("bozo_exception")
         raise ParseError(f"not a feed: {why or 'no feed elements found'}", url=feed_url)

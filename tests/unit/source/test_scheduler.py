@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ingest.config import FeedConfig, SchedulerSettings
+from ingest.source.scheduler import MAX_BACKOFF_EXPONENT, Scheduler
+
+FEEDS = (
+    FeedConfig(url="https://a.example/feed"),
+    FeedConfig(url="https://b.example/feed", interval=30),
+    FeedConfig(url="https://c.example/feed", interval=1),
+    FeedConfig(url="https://d.example/feed", interval=10_000),
+)
+
+
+def scheduler(jitter: float = 0.0, feeds: tuple[FeedConfig, ...] = FEEDS) -> Scheduler:
+    settings = SchedulerSettings(
+        default_interval_s=100, min_interval_s=10, max_interval_s=1000, jitter=jitter
+    )
+    return Scheduler(feeds, settings)
+
+
+def test_interval_is_the_feeds_own_or_the_default() -> None:
+    s = scheduler()
+    assert s.interval(FEEDS[0], 0) == 100
+    assert s.interval(FEEDS[1], 0) == 30
+
+
+def test_interval_is_clamped() -> None:
+    s = scheduler()
+    assert s.interval(FEEDS[2], 0) == 10  # below min_interval_s
+    assert s.interval(FEEDS[3], 0) == 1000  # above max_interval_s
+
+
+def test_backoff_grows_with_consecutive_errors_up_to_the_maximum() -> None:
+    s = scheduler()
+    intervals = [s.interval(FEEDS[0], errors) for errors in range(8)]
+    assert intervals == [100, 200, 400, 800, 1000, 1000, 1000, 1000]
+
+
+def test_backoff_starts_from_the_feeds_own_interval() -> None:
+    s = scheduler()
+    assert [s.interval(FEEDS[1], errors) for errors in range(4)] == [30, 60, 120, 240]
+
+
+def test_backoff_is_clamped_after_doubling() -> None:
+    s = scheduler()
+    # interval 1 s: 1, 2, 4, 8 are all raised to the 10 s minimum; 16 is not.
+    assert [s.interval(FEEDS[2], errors) for errors in range(5)] == [10, 10, 10, 10, 16]
+
+
+def test_backoff_exponent_is_bounded() -> None:
+    settings = SchedulerSettings(default_interval_s=1, min_interval_s=1, max_interval_s=1e12, jitter=0)
+    s = Scheduler(FEEDS[:1], settings)
+    assert s.interval(FEEDS[0], MAX_BACKOFF_EXPONENT) == 2**MAX_BACKOFF_EXPONENT
+    assert s.interval(FEEDS[0], 10_000) == 2**MAX_BACKOFF_EXPONENT
+
+
+@pytest.mark.parametrize("errors", [0, 2, 20])
+def test_jitter_stays_within_bounds(errors: int) -> None:
+    s = scheduler(jitter=0.2)
+    base = scheduler(jitter=0).interval(FEEDS[0], errors)
+    samples = [s.interval(FEEDS[0], errors) for _ in range(500)]
+    assert all(base * 0.8 <= x <= base * 1.2 for x in samples)
+    # it does spread the polls
+    assert max(samples) - min(samples) > base * 0.2
+    assert min(samples) < base < max(samples)
+
+
+def test_every_feed_is_due_within_a_second_at_start() -> None:
+    s = scheduler(jitter=0.5)
+    now = time.monotonic()
+    due_in = s.next_due_in(now)
+    assert due_in is not None
+    assert 0 <= due_in <= 1.0
+    ready = s.due(now + 1.0)
+    assert sorted(index for index, _ in ready) == [0, 1, 2, 3]
+    assert [feed for _, feed in sorted(ready)] == list(FEEDS)
+    assert s.next_due_in(now) is None
+    assert s.due(now + 10_000) == []
+
+
+def test_without_jitter_everything_is_due_at_once() -> None:
+    s = scheduler(jitter=0)
+    assert len(s.due(time.monotonic())) == len(FEEDS)
+
+
+def test_due_and_done_order() -> None:
+    s = scheduler()
+    start = time.monotonic() + 1
+    assert len(s.due(start)) == 4
+
+    s.done(0, 1, start)  # 100 doubled once: due at start + 200
+    s.done(1, 0, start)  # due at start + 30
+    s.done(2, 4, start)  # 1 doubled four times: due at start + 16
+    s.done(3, 0, start)  # due at start + 1000
+
+    assert s.next_due_in(start) == pytest.approx(16)
+    assert s.due(start + 15) == []
+    assert s.due(start + 16) == [(2, FEEDS[2])]
+    assert s.due(start + 500) == [(1, FEEDS[1]), (0, FEEDS[0])]
+    assert s.next_due_in(start + 500) == pytest.approx(500)
+    assert s.next_due_in(start + 2000) == 0.0
+    assert s.due(start + 2000) == [(3, FEEDS[3])]
+
+
+def test_failing_feed_is_polled_later_than_a_healthy_one() -> None:
+    s = scheduler()
+    start = time.monotonic() + 1
+    s.due(start)
+    s.done(0, 2, start)
+    s.done(1, 0, start)
+    s.done(2, 0, start)
+    s.done(3, 0, start)
+    order = [index for index, _ in s.due(start + 10_000)]
+    assert order.index(0) > order.index(2)
+    assert order == [2, 1, 0, 3]
+
+
+def test_no_feeds() -> None:
+    s = scheduler(feeds=())
+    assert s.next_due_in(time.monotonic()) is None
+    assert s.due(time.monotonic() + 100) == []

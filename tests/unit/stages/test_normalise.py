@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ingest.models import Article, PageMetadata
+from ingest.stages.normalise import MAX_AUTHORS, MAX_SUMMARY_CHARS, build_article, clean_authors, clean_title
+from ingest.text import content_hash
+from ingest.urls import article_id
+from tests.unit.factories import FIXED_TIME, make_entry, make_extracted
+
+SITE = "The Harbour Gazette"
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Storm hits coast | The Harbour Gazette", "Storm hits coast"),
+        ("Storm hits coast - The Harbour Gazette", "Storm hits coast"),
+        ("Storm hits coast – The Harbour Gazette", "Storm hits coast"),
+        ("Storm hits coast — The Harbour Gazette", "Storm hits coast"),
+        ("Storm hits coast · THE HARBOUR GAZETTE", "Storm hits coast"),
+        ("The Harbour Gazette: Storm hits coast", "Storm hits coast"),
+        ("The Harbour Gazette | Storm hits coast", "Storm hits coast"),
+        ("  Storm   hits coast  |  The Harbour Gazette ", "Storm hits coast"),
+        # a separator followed by something that is not the site name stays
+        ("Rock - Paper - Scissors", "Rock - Paper - Scissors"),
+        ("Budget: what it means for you", "Budget: what it means for you"),
+        ("Live | Storm hits coast", "Live | Storm hits coast"),
+        # only the site-name part goes
+        ("Q&A - Mayor speaks | The Harbour Gazette", "Q&A - Mayor speaks"),
+        ("The Harbour Gazette", "The Harbour Gazette"),
+    ],
+)
+def test_clean_title(title: str, expected: str) -> None:
+    assert clean_title(title, [SITE, None, ""]) == expected
+
+
+def test_clean_title_without_site_names_changes_nothing_but_spacing() -> None:
+    assert (
+        clean_title("Storm hits coast | The Harbour Gazette", []) == "Storm hits coast | The Harbour Gazette"
+    )
+    assert clean_title(" a \n b ", [None]) == "a b"
+
+
+def test_clean_title_matches_the_domain() -> None:
+    assert clean_title("Storm hits coast | news.example.org", ["news.example.org"]) == "Storm hits coast"
+
+
+@pytest.mark.parametrize("title", [None, "", "   ", "\u200b"])
+def test_clean_title_of_nothing(title: str | None) -> None:
+    assert clean_title(title, [SITE]) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["By Jane Doe"], ["Jane Doe"]),
+        (["by  jane doe"], ["jane doe"]),
+        (["Von Katrin Vogelsang"], ["Katrin Vogelsang"]),
+        (["Jane Doe and John Roe"], ["Jane Doe", "John Roe"]),
+        (["Jane Doe; John Roe", "Ann Lee & Bo Chen"], ["Jane Doe", "John Roe", "Ann Lee", "Bo Chen"]),
+        (["Jane Doe", "JANE DOE", "By Jane Doe", "jane  doe,"], ["Jane Doe"]),
+        (["The Harbour Gazette", "Jane Doe"], ["Jane Doe"]),
+        (["Staff", "Editors", "admin"], []),
+        (["Alexander Anderson"], ["Alexander Anderson"]),
+        (["", "  ", "By "], []),
+        (["x" * 101], []),
+    ],
+)
+def test_clean_authors(names: list[str], expected: list[str]) -> None:
+    assert clean_authors(names, [SITE, None]) == expected
+
+
+def test_clean_authors_keeps_at_most_the_limit() -> None:
+    names = [f"Author {chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(MAX_AUTHORS + 5)]
+    assert clean_authors(names, []) == names[:MAX_AUTHORS]
+
+
+# -- build_article -------------------------------------------------------------------------------
+
+
+def test_body_does_not_repeat_the_headline() -> None:
+    text = "Storm hits coast\n\nThe storm reached the coast at dawn.\nPower was cut."
+    article = build_article(
+        make_extracted(text, PageMetadata(title="Storm hits coast | The Harbour Gazette", site_name=SITE))
+    )
+    assert article.title == "Storm hits coast"
+    assert article.body == "The storm reached the coast at dawn.\n\nPower was cut."
+
+
+def test_body_headline_match_ignores_case_and_punctuation() -> None:
+    text = "STORM HITS COAST!\n\nThe storm reached the coast at dawn."
+    article = build_article(make_extracted(text, PageMetadata(title="Storm hits coast")))
+    assert article.body == "The storm reached the coast at dawn."
+
+
+def test_body_that_is_only_the_headline_is_kept() -> None:
+    article = build_article(make_extracted("Storm hits coast", PageMetadata(title="Storm hits coast")))
+    assert article.body == "Storm hits coast"
+
+
+def test_body_starting_with_another_sentence_is_kept() -> None:
+    text = "The storm reached the coast.\n\nStorm hits coast"
+    article = build_article(make_extracted(text, PageMetadata(title="Storm hits coast")))
+    assert article.body == "The storm reached the coast.\n\nStorm hits coast"
+
+
+def test_future_dates_are_dropped() -> None:
+    future = datetime.now(UTC) + timedelta(hours=2)
+    metadata = PageMetadata(published_at=future, updated_at=future)
+    article = build_article(make_extracted("Body.", metadata))
+    assert article.published_at is None
+    assert article.updated_at is None
+
+
+def test_past_dates_are_kept_in_utc() -> None:
+    published = datetime(2026, 3, 13, 6, 45, tzinfo=UTC)
+    updated = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)
+    article = build_article(make_extracted("Body.", PageMetadata(published_at=published, updated_at=updated)))
+    assert article.published_at == published
+    assert article.updated_at == updated
+    assert article.published_date is None
+
+
+def test_a_date_is_kept_only_when_no_time_is_known() -> None:
+    only_date = build_article(make_extracted("Body.", PageMetadata(published_date=date(2026, 3, 13))))
+    assert only_date.published_at is None
+    assert only_date.published_date == date(2026, 3, 13)
+
+    both = build_article(
+        make_extracted(
+            "Body.",
+            PageMetadata(
+                published_at=datetime(2026, 3, 13, 6, 0, tzinfo=UTC), published_date=date(2026, 3, 13)
+            ),
+        )
+    )
+    assert both.published_date is None
+
+
+def test_feed_values_fill_what_the_page_does_not_state() -> None:
+    entry = make_entry(
+        title="Feed headline | Example News Online",
+        summary="Feed   summary.",
+        authors=("By Ann Lee",),
+        published_at=datetime(2026, 3, 9, 9, 0, tzinfo=UTC),
+        updated_at=datetime(2026, 3, 9, 10, 0, tzinfo=UTC),
+        language="en-GB",
+    )
+    article = build_article(make_extracted("Body.", PageMetadata(), entry=entry))
+    assert article.title == "Feed headline"  # the feed's title names the site
+    assert article.summary == "Feed summary."
+    assert article.authors == ["Ann Lee"]
+    assert article.published_at == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert article.updated_at == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+    assert article.language == "en"
+
+
+def test_page_values_win_over_the_feeds() -> None:
+    entry = make_entry(
+        title="Feed headline",
+        summary="Feed summary.",
+        authors=("Ann Lee",),
+        language="de",
+        published_at=datetime(2026, 3, 9, 9, 0, tzinfo=UTC),
+    )
+    metadata = PageMetadata(
+        title="Page headline",
+        description="Page description.",
+        authors=("Bo Chen",),
+        language="en",
+        published_at=datetime(2026, 3, 9, 8, 0, tzinfo=UTC),
+    )
+    article = build_article(make_extracted("Body.", metadata, entry=entry))
+    assert article.title == "Page headline"
+    assert article.summary == "Page description."
+    assert article.authors == ["Bo Chen"]
+    assert article.language == "en"
+    assert article.published_at == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+
+
+def test_no_language_is_invented() -> None:
+    article = build_article(make_extracted("Body.", PageMetadata(), entry=make_entry(language=None)))
+    assert article.language is None
+
+
+def test_identity_hash_and_counts() -> None:
+    entry = make_entry(link="https://News.Example.org/world/story?utm_source=rss#x")
+    article = build_article(make_extracted("One two three.\n\nFour five.", entry=entry))
+    assert article.url == "https://News.Example.org/world/story?utm_source=rss#x"
+    assert article.canonical_url == "https://news.example.org/world/story"
+    assert article.id == article_id("https://news.example.org/world/story")
+    assert article.content_hash == content_hash("one two three four five")
+    assert article.word_count == 5
+    assert article.source.domain == "news.example.org"
+    assert article.discovered_at == FIXED_TIME
+    assert article.fetched_at == FIXED_TIME
+
+
+def test_guid_only_entry() -> None:
+    entry = make_entry(link=None, key="guid:https://news.example.org/world/rss.xml#id-9", guid="id-9")
+    article = build_article(make_extracted("Body.", entry=entry))
+    assert article.url is None
+    assert article.canonical_url is None
+    assert article.guid == "id-9"
+    assert article.id == article_id("guid:https://news.example.org/world/rss.xml#id-9")
+    assert article.source.domain == "news.example.org"  # from the feed URL
+
+
+def test_tags_in_order_without_duplicates() -> None:
+    entry = make_entry(tags=("World", "Shipping"), feed_tags=("news", "World"))
+    article = build_article(
+        make_extracted("Body.", PageMetadata(tags=("Shipping", "Ports", "")), entry=entry)
+    )
+    assert article.tags == ["news", "World", "Shipping", "Ports"]
+
+
+def test_summary_is_one_clean_line_and_bounded() -> None:
+    metadata = PageMetadata(description="  A\nlong   summary " + "x" * (2 * MAX_SUMMARY_CHARS))
+    article = build_article(make_extracted("Body.", metadata))
+    assert article.summary is not None
+    assert article.summary.startswith("A long summary x")
+    assert len(article.summary) == MAX_SUMMARY_CHARS
+
+
+def test_extraction_details() -> None:
+    extracted = make_extracted("Body.", method="feed", fallback_reason="http_404", extractor_version=None)
+    article = build_article(extracted)
+    assert article.extraction.method == "feed"
+    assert article.extraction.fallback_reason == "http_404"
+    assert article.extraction.extractor_version is None
+    assert article.extraction.http_status == 200
+    assert article.extraction.final_url == "https://news.example.org/world/story"
+
+
+def test_article_round_trips_through_json() -> None:
+    article = build_article(make_extracted("Body text here.", PageMetadata(title="T", site_name=SITE)))
+    assert Article.model_validate_json(article.model_dump_json()) == article

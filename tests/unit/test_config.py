@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from ingest.config import FeedConfig, HttpSettings, KafkaSettings, Settings, load_settings
+from ingest.errors import ConfigError
+
+
+def write_config(folder: Path, text: str, name: str = "ingest.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(None)
+    assert settings.feeds == ()
+    assert settings.feeds_file is None
+    assert settings.kafka.topic == "news.articles"
+    assert settings.kafka.embedded
+    assert settings.http.private_allowance is False
+    assert settings.state.sqlite_path == "data/ingest.db"
+
+
+def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
+    assert load_settings(write_config(tmp_path, "")) == load_settings(None)
+
+
+def test_yaml_values_are_read(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+kafka:
+  bootstrap_servers: "broker-1:9092, broker-2:9092"
+  topic: yaml.topic
+  partitions: 3
+scheduler:
+  default_interval_s: 300
+log:
+  level: DEBUG
+""",
+    )
+    settings = load_settings(path)
+    assert settings.kafka.bootstrap_servers == "broker-1:9092, broker-2:9092"
+    assert not settings.kafka.embedded
+    assert settings.kafka.topic == "yaml.topic"
+    assert settings.kafka.partitions == 3
+    assert settings.scheduler.default_interval_s == 300.0
+    assert settings.log.level == "DEBUG"
+
+
+def test_environment_overrides_yaml_key_by_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, "kafka:\n  topic: yaml.topic\n  partitions: 3\n")
+    monkeypatch.setenv("INGEST_KAFKA__TOPIC", "env.topic")
+    settings = load_settings(path)
+    assert settings.kafka.topic == "env.topic"
+    # The rest of the section still comes from the file.
+    assert settings.kafka.partitions == 3
+
+
+def test_environment_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_KAFKA__TOPIC", "env.topic")
+    monkeypatch.setenv("INGEST_HTTP__MAX_REDIRECTS", "7")
+    settings = load_settings(None)
+    assert settings.kafka.topic == "env.topic"
+    assert settings.http.max_redirects == 7
+
+
+def test_environment_list_values_are_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_HTTP__ALLOW_PRIVATE_NETWORKS", '["10.0.0.0/8", "127.0.0.1/32"]')
+    settings = load_settings(None)
+    assert settings.http.allow_private_networks == ("10.0.0.0/8", "127.0.0.1/32")
+    assert settings.http.private_allowance == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("127.0.0.1/32"),
+    )
+
+
+def test_environment_boolean_allows_all_private_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_HTTP__ALLOW_PRIVATE_NETWORKS", "true")
+    assert load_settings(None).http.private_allowance is True
+
+
+def test_non_strict_cidr_is_normalised() -> None:
+    http = HttpSettings(allow_private_networks=("192.168.1.7/24",))
+    assert http.private_allowance == (ipaddress.ip_network("192.168.1.0/24"),)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key"),
+    [
+        ("kafka:\n  partitions: 0\n", "kafka.partitions"),
+        ("kafka:\n  partitions: many\n", "kafka.partitions"),
+        ("kafka:\n  topic: 'not a topic!'\n", "kafka.topic"),
+        ("kafka:\n  dlq_topic: '..'\n", "kafka.dlq_topic"),
+        ("kafka:\n  bootstrap_servers: 'broker-without-port'\n", "kafka.bootstrap_servers"),
+        ("kafka:\n  compression_type: brotli\n", "kafka.compression_type"),
+        ("http:\n  allow_private_networks: ['not-a-cidr']\n", "http.allow_private_networks"),
+        ("http:\n  max_redirects: 31\n", "http.max_redirects"),
+        ("http:\n  total_timeout_s: 0\n", "http.total_timeout_s"),
+        ("state:\n  url: 'postgres://db/ingest'\n", "state.url"),
+        ("scheduler:\n  jitter: 0.9\n", "scheduler.jitter"),
+        ("scheduler:\n  min_interval_s: 100\n  max_interval_s: 10\n", "scheduler"),
+        ("log:\n  level: LOUD\n", "log.level"),
+        ("feeds:\n  - ftp://news.example.org/feed\n", "feeds.0.url"),
+        ("feeds:\n  - url: https://news.example.org/feed\n    interval: -5\n", "feeds.0.interval"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path: Path, yaml_text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_config(tmp_path, yaml_text))
+    message = str(caught.value)
+    assert f"{key}:" in message
+    assert caught.value.reason == "config"
+
+
+def test_invalid_value_names_the_environment_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"kafka\.partitions: .*\(env INGEST_KAFKA__PARTITIONS\)"):
+        load_settings(write_config(tmp_path, "kafka:\n  partitions: 0\n"))
+
+
+def test_invalid_environment_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_KAFKA__PARTITIONS", "-1")
+    with pytest.raises(ConfigError, match=r"kafka\.partitions"):
+        load_settings(None)
+
+
+def test_invalid_environment_json_list_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_HTTP__ALLOW_PRIVATE_NETWORKS", '["300.1.1.1/8"]')
+    with pytest.raises(ConfigError, match=r"http\.allow_private_networks"):
+        load_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key"),
+    [
+        ("colour: blue\n", "colour"),
+        ("kafka:\n  topics: news\n", "kafka.topics"),
+        ("http:\n  timeout: 3\n", "http.timeout"),
+        ("feeds:\n  - url: https://news.example.org/feed\n    colour: red\n", "feeds.0.colour"),
+    ],
+)
+def test_unknown_keys_are_rejected(tmp_path: Path, yaml_text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{key}: Extra inputs are not permitted"):
+        load_settings(write_config(tmp_path, yaml_text))
+
+
+def test_unknown_environment_key_in_a_section_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_KAFKA__TOPICS", "news")
+    with pytest.raises(ConfigError, match=r"kafka\.topics"):
+        load_settings(None)
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(None)
+    with pytest.raises(ValidationError):
+        settings.kafka = KafkaSettings()  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        settings.kafka.topic = "other"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        settings.http.retries = 9  # type: ignore[misc]
+    assert settings.kafka.topic == "news.articles"
+
+
+def test_feeds_as_strings_or_mappings(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+feeds:
+  - "  https://news.example.org/world/rss.xml  "
+  - url: https://news.example.org/science/atom.xml
+    name: Science
+    tags: [science, research]
+    interval: 120
+""",
+    )
+    feeds = load_settings(path).feeds
+    assert feeds == (
+        FeedConfig(url="https://news.example.org/world/rss.xml"),
+        FeedConfig(
+            url="https://news.example.org/science/atom.xml",
+            name="Science",
+            tags=("science", "research"),
+            interval=120.0,
+        ),
+    )
+
+
+def test_relative_feeds_file_is_resolved_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path / "etc" / "ingest", "feeds_file: lists/feeds.opml\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings(path).feeds_file == tmp_path / "etc" / "ingest" / "lists" / "feeds.opml"
+
+
+def test_absolute_feeds_file_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "feeds" / "all.txt"
+    path = write_config(tmp_path / "conf", f"feeds_file: {target}\n")
+    assert load_settings(path).feeds_file == target
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="cannot read config file") as caught:
+        load_settings(missing)
+    assert str(missing) in str(caught.value)
+
+
+def test_config_file_that_is_not_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write_config(tmp_path, "kafka: [unclosed\n"))
+
+
+def test_config_file_that_is_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_settings(write_config(tmp_path, "- a\n- b\n"))
+
+
+def test_masked_hides_secrets() -> None:
+    settings = Settings(kafka=KafkaSettings(sasl_username="svc", sasl_password=SecretStr("hunter2")))
+    masked = settings.masked()
+    assert masked["kafka"]["sasl_username"] == "svc"
+    assert masked["kafka"]["sasl_password"] == "**********"
+    assert "hunter2" not in repr(masked)
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.get_secret_value() == "hunter2"
