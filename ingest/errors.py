@@ -6,7 +6,8 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
     IngestError
     ├── ConfigError                  bad configuration: fatal at start, names the key
     ├── FatalError                   the service cannot go on (state store unusable, broker refused us)
-    │   └── BrokerError              Kafka unreachable at start, topics missing, authorisation refused
+    │   └── BrokerError              topics missing, authorisation refused
+    │       └── BrokerUnavailable        no broker answers (the long-running service retries)
     ├── TransientError               a retry may cure it: the item is not acknowledged, it comes back
     │   ├── FetchTimeout             connect/read/total deadline passed
     │   ├── ConnectionFailed         DNS failure, refused or reset connection, TLS failure
@@ -56,6 +57,10 @@ class FatalError(IngestError):
 
 class BrokerError(FatalError):
     reason = "broker"
+
+
+class BrokerUnavailable(BrokerError):
+    reason = "broker_unavailable"
 
 
 class TransientError(IngestError):

@@ -125,8 +125,18 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.kafka_reconnects = Counter(
+            "ingest_kafka_reconnects_total",
+            "Times the producer was replaced because Kafka stopped acknowledging.",
+            registry=r,
+        )
+        self.intake_paused = Gauge(
+            "ingest_intake_paused",
+            "1 while feed polling is paused (Kafka not acknowledging).",
+            registry=r,
+        )
         self.ready = Gauge(
-            "ingest_ready", "1 when the service is ready (broker and state reachable).", registry=r
+            "ingest_ready", "1 when the service is ready (Kafka acknowledging, not stopping).", registry=r
         )
         self._preinitialise()
 

@@ -44,6 +44,9 @@ from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
+# Entries read from one feed document at most (its size is capped by http.max_feed_bytes too).
+MAX_ENTRIES_PER_DOCUMENT = 100_000
+
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)
 T = TypeVar("T")
@@ -77,6 +80,7 @@ class PollReport:
     outcomes: tuple[Outcome, ...] = ()
     error: str | None = None
     consecutive_errors: int = 0
+    backlog: int = 0
 
 
 class Pipeline:
@@ -241,11 +245,21 @@ class Pipeline:
             return await self._poll_failed(feed, state, now, exc)
         self._metrics.feed_polls.labels("modified").inc()
         self._metrics.feed_entries.inc(len(entries))
-        outcomes = tuple(await asyncio.gather(*(self.process(e) for e in entries)))
-        complete = all(o.terminal for o in outcomes)
+        unseen = await self._dedup.unseen([e.key for e in entries])
+        new = [e for e in entries if e.key in unseen]
+        if len(new) < len(entries):
+            self._metrics.stage_dropped.labels("dedup", ALREADY_SEEN.reason).inc(len(entries) - len(new))
+        # At most max_entries_per_poll new entries per poll; the rest wait for the next poll, which
+        # comes soon because the validators do not advance while a backlog remains.
+        cap = self._settings.pipeline.max_entries_per_poll
+        batch, backlog = new[:cap], len(new[cap:])
+        if backlog:
+            log.info("%s: %d new entries; processing %d now, the rest next poll", feed.url, len(new), cap)
+        outcomes = tuple(await asyncio.gather(*(self.process(e) for e in batch)))
+        complete = not backlog and all(o.terminal for o in outcomes)
         validators = response.validators if complete else state.validators
-        await self._state.save_feed_state(_succeeded(state, now, validators, len(entries)))
-        return PollReport(feed.url, "modified", outcomes)
+        await self._state.save_feed_state(_succeeded(state, now, validators, len(batch)))
+        return PollReport(feed.url, "modified", outcomes, backlog=backlog)
 
     async def _parse(self, response: FeedResponse, feed: FeedConfig) -> tuple[FeedEntry, ...]:
         return await self._cpu(
@@ -254,7 +268,7 @@ class Pipeline:
             feed_url=feed.url,
             base_url=response.url,
             content_type=response.content_type,
-            max_entries=self._settings.pipeline.max_entries_per_poll,
+            max_entries=MAX_ENTRIES_PER_DOCUMENT,
             feed_tags=feed.tags,
         )
 

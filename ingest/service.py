@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.config import FeedConfig, Settings
-from ingest.errors import FatalError
+from ingest.errors import BrokerUnavailable, FatalError
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.embedded import EmbeddedBroker
 from ingest.kafka.producer import Publisher
@@ -31,6 +31,7 @@ from ingest.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 WORKER_PRELOAD = ("ingest.stages.extract", "ingest.source.parser")
+_KAFKA_RETRY_MAX_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +69,13 @@ class Service:
         self.metrics.topics(s.kafka.topic, s.kafka.dlq_topic)
         if not feeds:
             log.warning("no feeds configured (set 'feeds' or 'feeds_file')")
+        self.metrics.ready.set_function(lambda: 1.0 if self._ready()[0] else 0.0)
         async with AsyncExitStack() as stack:
             bootstrap = s.kafka.bootstrap_servers
             if s.kafka.embedded:
                 broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port)
                 bootstrap = await asyncio.to_thread(broker.start)
                 stack.callback(broker.stop)
-            await asyncio.to_thread(ensure_topics, s.kafka, bootstrap, (s.kafka.topic, s.kafka.dlq_topic))
             state = open_state(s.state.url)
             stack.push_async_callback(state.close)
             status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
@@ -82,9 +83,11 @@ class Service:
             stack.push_async_callback(status.stop)
             self.status_port = status.port
             publisher = Publisher(s.kafka, bootstrap, self.metrics)
-            await publisher.start()
-            self._publisher = publisher
             stack.push_async_callback(publisher.close)
+            if not await self._connect_kafka(publisher, bootstrap, once=once, stop=stop):
+                self._stopping = True
+                return _summarise([])
+            self._publisher = publisher
             http = await stack.enter_async_context(
                 HttpClient(s.http, AddressPolicy(s.http.private_allowance))
             )
@@ -116,10 +119,32 @@ class Service:
             if once:
                 reports = await self._once(pipeline, feeds, stop)
             else:
-                reports = await self._forever(pipeline, feeds, stop)
+                reports = await self._forever(pipeline, publisher, feeds, stop)
             self._stopping = True
             return _summarise(reports)
         raise AssertionError("unreachable")
+
+    async def _connect_kafka(
+        self, publisher: Publisher, bootstrap: str, *, once: bool, stop: asyncio.Event
+    ) -> bool:
+        """Create topics and connect the producer. With ``once`` a broker that does not answer is
+        fatal; otherwise the service waits for it (``/readyz`` false). False if stopped meanwhile."""
+        kafka = self.settings.kafka
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(ensure_topics, kafka, bootstrap, (kafka.topic, kafka.dlq_topic))
+                await publisher.start()
+                return True
+            except BrokerUnavailable as exc:
+                if once:
+                    raise
+                if delay == 1.0:
+                    log.warning("%s; waiting for it (readyz is false meanwhile)", exc)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, _KAFKA_RETRY_MAX_S)
+        return False
 
     async def _once(
         self, pipeline: Pipeline, feeds: tuple[FeedConfig, ...], stop: asyncio.Event
@@ -143,8 +168,13 @@ class Service:
         return list(work.result())
 
     async def _forever(
-        self, pipeline: Pipeline, feeds: tuple[FeedConfig, ...], stop: asyncio.Event
+        self,
+        pipeline: Pipeline,
+        publisher: Publisher,
+        feeds: tuple[FeedConfig, ...],
+        stop: asyncio.Event,
     ) -> list[PollReport]:
+        """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls."""
         scheduler = Scheduler(feeds, self.settings.scheduler)
         room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
         running: set[asyncio.Task[PollReport]] = set()
@@ -155,7 +185,7 @@ class Service:
             async with room:
                 report = await pipeline.poll(feed)
             reports.append(report)
-            scheduler.done(index, report.consecutive_errors, time.monotonic())
+            scheduler.done(index, report.consecutive_errors, time.monotonic(), backlog=report.backlog > 0)
             return report
 
         def finished(task: asyncio.Task[PollReport]) -> None:
@@ -166,7 +196,9 @@ class Service:
 
         while not stop.is_set():
             now = time.monotonic()
-            for index, feed in scheduler.due(now):
+            paused = not publisher.healthy
+            self.metrics.intake_paused.set(1 if paused else 0)
+            for index, feed in [] if paused else scheduler.due(now):
                 task = asyncio.create_task(one(index, feed))
                 running.add(task)
                 task.add_done_callback(finished)

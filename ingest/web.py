@@ -32,7 +32,6 @@ class StatusServer:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         ready, detail = self._ready()
-        self._metrics.ready.set(1 if ready else 0)
         status = 200 if ready else 503
         return web.json_response({"ready": ready, "detail": detail}, status=status)
 

@@ -9,7 +9,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ingest.config import KafkaSettings
-from ingest.errors import BrokerError
+from ingest.errors import BrokerError, BrokerUnavailable
 from ingest.kafka.client import client_options
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def ensure_topics(settings: KafkaSettings, bootstrap: str, topics: tuple[str, ..
     try:
         admin = KafkaAdminClient(**client_options(settings, bootstrap))
     except KafkaError as exc:
-        raise BrokerError(f"no Kafka broker reachable at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(f"no Kafka broker reachable at {bootstrap}: {exc}") from exc
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if t not in existing]
@@ -40,6 +40,6 @@ def ensure_topics(settings: KafkaSettings, bootstrap: str, topics: tuple[str, ..
             except TopicAlreadyExistsError:
                 pass
     except KafkaError as exc:
-        raise BrokerError(f"cannot list or create topics at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(f"cannot list or create topics at {bootstrap}: {exc}") from exc
     finally:
         admin.close()

@@ -3,12 +3,19 @@
 Every send is awaited to its broker acknowledgement (``flush()`` alone does not report failed
 records). The number of messages sent and not yet acknowledged is capped: callers wait for room
 instead of growing memory without bound.
+
+When a send fails for a transient reason (broker paused, gone, partitioned), the producer is
+replaced: a new one is connected in the background, with backoff, until the broker answers again.
+Meanwhile ``healthy`` is false, sends wait (up to the delivery timeout) and nothing is acknowledged,
+so nothing advances.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,13 +30,15 @@ from kafka.errors import (
 from kafka.record import util as record_util
 
 from ingest.config import KafkaSettings
-from ingest.errors import BrokerError, PublishTimeout, TooLarge, TransientError
+from ingest.errors import BrokerError, BrokerUnavailable, PublishTimeout, TooLarge, TransientError
 from ingest.kafka.client import client_options
 from ingest.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+_RECONNECT_MAX_S = 30.0
+_CLOSE_STALE_S = 1.0
 
 
 def crc32c_accelerated() -> bool:
@@ -38,26 +47,23 @@ def crc32c_accelerated() -> bool:
 
 
 class Publisher:
-    """Sends messages and awaits their acknowledgement. Start with ``start()``, end with ``close()``."""
+    """Sends messages and awaits their acknowledgement. ``start()`` first, ``close()`` last."""
 
     def __init__(self, settings: KafkaSettings, bootstrap: str, metrics: Metrics) -> None:
         self._settings = settings
         self._bootstrap = bootstrap
         self._metrics = metrics
         self._producer: KafkaProducer | None = None
+        self._connected = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
         self._room = asyncio.Semaphore(settings.max_in_flight_messages)
-        self._healthy = True
         # kafka-python's send() can block (metadata, full buffer): keep it off the event loop.
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
+        self._sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kafka-send")
 
-    async def start(self) -> None:
-        if not crc32c_accelerated():
-            log.warning(
-                "the crc32c C extension is missing: kafka-python will checksum in pure Python, "
-                "5-10x slower (pip install crc32c)"
-            )
+    def _options(self) -> dict[str, Any]:
         s = self._settings
-        options: dict[str, Any] = client_options(s, self._bootstrap) | {
+        return client_options(s, self._bootstrap) | {
             "acks": "all",
             "enable_idempotence": True,
             "compression_type": None if s.compression_type == "none" else s.compression_type,
@@ -68,16 +74,67 @@ class Publisher:
             "max_block_ms": int(s.connect_timeout_s * 1000),
             "allow_auto_create_topics": False,
         }
+
+    async def start(self) -> None:
+        """Connect once. Raises ``BrokerUnavailable`` when no broker answers."""
+        if not crc32c_accelerated():
+            log.warning(
+                "the crc32c C extension is missing: kafka-python will checksum in pure Python, "
+                "5-10x slower (pip install crc32c)"
+            )
+        await self._connect()
+
+    async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
+        options = self._options()
         try:
-            self._producer = await loop.run_in_executor(self._sender, lambda: KafkaProducer(**options))
+            producer = await loop.run_in_executor(self._sender, lambda: KafkaProducer(**options))
         except KafkaError as exc:
-            raise BrokerError(f"no Kafka broker reachable at {self._bootstrap}: {exc}") from exc
+            raise BrokerUnavailable(f"no Kafka broker reachable at {self._bootstrap}: {exc}") from exc
+        if self._closed:
+            _close_quietly(producer, 0)
+            return
+        self._producer = producer
+        self._connected.set()
+
+    async def _reconnect(self) -> None:
+        delay = 1.0
+        while not self._closed:
+            try:
+                await self._connect()
+                log.info("Kafka reachable again at %s", self._bootstrap)
+                return
+            except BrokerUnavailable as exc:
+                log.debug("still no Kafka at %s: %s", self._bootstrap, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RECONNECT_MAX_S)
+
+    def _replace(self, producer: KafkaProducer) -> None:
+        """The broker stopped acknowledging ``producer``: drop it and connect a new one."""
+        if producer is not self._producer or self._closed:
+            return  # already being replaced
+        log.warning("Kafka stopped acknowledging; pausing and reconnecting to %s", self._bootstrap)
+        self._producer = None
+        self._connected.clear()
+        self._metrics.kafka_reconnects.inc()
+        # A stale producer can hang on close: end it on a thread of its own, bounded.
+        threading.Thread(
+            target=_close_quietly, args=(producer, _CLOSE_STALE_S), daemon=True, name="kafka-close"
+        ).start()
+        self._reconnecting = asyncio.create_task(self._reconnect())
 
     @property
     def healthy(self) -> bool:
-        """Started, and the last send (if any) was acknowledged or failed for a message's own reason."""
-        return self._producer is not None and self._healthy
+        """Connected, and not in the middle of replacing a producer the broker stopped answering."""
+        return self._producer is not None and self._connected.is_set()
+
+    async def _current(self, timeout_s: float) -> KafkaProducer:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError as exc:
+            raise PublishTimeout(f"Kafka at {self._bootstrap} unavailable") from exc
+        assert self._producer is not None
+        return self._producer
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
         """Send one message and return once Kafka acknowledged it.
@@ -85,10 +142,10 @@ class Publisher:
         Raises ``TooLarge`` (permanent), ``PublishTimeout``/``TransientError`` (retry later) or
         ``BrokerError`` (authorisation: fatal).
         """
-        producer = self._producer
-        assert producer is not None, "Publisher.send() before start()"
         loop = asyncio.get_running_loop()
+        deadline = self._settings.delivery_timeout_s + 5
         async with self._room:
+            producer = await self._current(deadline)
             self._metrics.kafka_in_flight.inc()
             started = time.monotonic()
             try:
@@ -105,26 +162,38 @@ class Publisher:
 
                 try:
                     await loop.run_in_executor(self._sender, submit)
-                    await asyncio.wait_for(acked, self._settings.delivery_timeout_s + 5)
+                    await asyncio.wait_for(acked, deadline)
                 except TimeoutError as exc:
                     raise PublishTimeout(f"no acknowledgement from Kafka for {topic}") from exc
             except Exception as exc:
                 self._metrics.kafka_publish.labels(topic, "failed").inc()
                 error = _translate(exc, topic)
-                self._healthy = not isinstance(error, TransientError | BrokerError)
+                if isinstance(error, TransientError):
+                    self._replace(producer)
                 raise error from exc
             finally:
                 self._metrics.kafka_in_flight.dec()
-        self._healthy = True
         self._metrics.kafka_publish.labels(topic, "acked").inc()
         self._metrics.kafka_publish_latency.labels(topic).observe(time.monotonic() - started)
 
     async def close(self, timeout_s: float = 10.0) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         producer, self._producer = self._producer, None
         if producer is not None:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._sender, lambda: producer.close(timeout=timeout_s))
+            await loop.run_in_executor(self._sender, _close_quietly, producer, timeout_s)
         self._sender.shutdown(wait=False)
+
+
+def _close_quietly(producer: KafkaProducer, timeout_s: float) -> None:
+    try:
+        producer.close(timeout=timeout_s)
+    except Exception as exc:  # a producer whose broker vanished may fail to flush
+        log.debug("closing a Kafka producer: %s", exc)
 
 
 def _translate(exc: BaseException, topic: str) -> Exception:

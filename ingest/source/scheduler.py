@@ -28,8 +28,11 @@ class Scheduler:
         base = feed.interval or s.default_interval_s
         if consecutive_errors:
             base *= 2 ** min(consecutive_errors, MAX_BACKOFF_EXPONENT)
+        # Clamp, jitter, clamp again: never outside the bounds, yet feeds held at the maximum
+        # still spread out instead of polling in step.
         base = min(max(base, s.min_interval_s), s.max_interval_s)
-        return base * (1 + self._rng.uniform(-s.jitter, s.jitter))
+        jittered = base * (1 + self._rng.uniform(-s.jitter, s.jitter))
+        return min(max(jittered, s.min_interval_s), s.max_interval_s)
 
     def next_due_in(self, now: float) -> float | None:
         return max(0.0, self._heap[0][0] - now) if self._heap else None
@@ -41,6 +44,8 @@ class Scheduler:
             ready.append((index, self._feeds[index]))
         return ready
 
-    def done(self, index: int, consecutive_errors: int, now: float) -> None:
+    def done(self, index: int, consecutive_errors: int, now: float, *, backlog: bool = False) -> None:
+        """Schedule the feed's next poll: soon when it left a backlog of new entries."""
         feed = self._feeds[index]
-        heapq.heappush(self._heap, (now + self.interval(feed, consecutive_errors), index))
+        delay = self._settings.min_interval_s if backlog else self.interval(feed, consecutive_errors)
+        heapq.heappush(self._heap, (now + delay, index))

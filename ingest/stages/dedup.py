@@ -62,6 +62,10 @@ class Deduplicator:
         self.keys = Claims()
         self.contents = Claims()
 
+    async def unseen(self, keys: list[str]) -> set[str]:
+        """The keys not yet recorded as done (one query per batch)."""
+        return set(keys) - await self._state.seen_keys(keys)
+
     async def seen(self, key: str) -> bool:
         return bool(await self._state.seen_keys([key]))
 
