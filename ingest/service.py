@@ -121,7 +121,7 @@ class Service:
             else:
                 reports = await self._forever(pipeline, publisher, feeds, stop)
             self._stopping = True
-            return _summarise(reports)
+            return _summarise(reports, once=once)
         raise AssertionError("unreachable")
 
     async def _connect_kafka(
@@ -176,6 +176,7 @@ class Service:
     ) -> list[PollReport]:
         """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls."""
         scheduler = Scheduler(feeds, self.settings.scheduler)
+        self.metrics.intake_paused.set_function(lambda: 0.0 if publisher.healthy else 1.0)
         room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
         running: set[asyncio.Task[PollReport]] = set()
         reports: list[PollReport] = []
@@ -196,9 +197,7 @@ class Service:
 
         while not stop.is_set():
             now = time.monotonic()
-            paused = not publisher.healthy
-            self.metrics.intake_paused.set(1 if paused else 0)
-            for index, feed in [] if paused else scheduler.due(now):
+            for index, feed in scheduler.due(now) if publisher.healthy else []:
                 task = asyncio.create_task(one(index, feed))
                 running.add(task)
                 task.add_done_callback(finished)
@@ -227,10 +226,12 @@ async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:
             raise task.exception()  # type: ignore[misc]
 
 
-def _summarise(reports: list[PollReport]) -> RunSummary:
+def _summarise(reports: list[PollReport], *, once: bool = True) -> RunSummary:
+    """Counts of a run. Unacknowledged articles matter for ``--once`` only: a long-running service
+    retries them itself."""
     polls: Counter[str] = Counter(r.result for r in reports)
     outcomes: Counter[str] = Counter(o.kind for r in reports for o in r.outcomes)
-    unacked = sum(
+    unacked = once * sum(
         1
         for r in reports
         for o in r.outcomes

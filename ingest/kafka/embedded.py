@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from ingest.errors import BrokerError
 
@@ -71,7 +72,11 @@ class EmbeddedBroker:
         self.host = host
         self.port = port or free_port(host)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the broker)
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -83,6 +88,7 @@ class EmbeddedBroker:
                 f"cannot start the embedded broker: {self.bootstrap_servers} is already in use "
                 "(set kafka.embedded_port, or 0 for any free port)"
             )
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the broker)
         url = f"tcp://{self.host}:{self.port}"
         command = [
             broker_binary(),
@@ -120,6 +126,8 @@ class EmbeddedBroker:
         return self.bootstrap_servers
 
     def _output(self) -> str:
+        if self._log is None:
+            return ""
         self._log.seek(0)
         return self._log.read()[-2000:].decode("utf-8", "replace").strip()
 
@@ -132,7 +140,9 @@ class EmbeddedBroker:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        self._log.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> str:
         return self.start()

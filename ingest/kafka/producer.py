@@ -192,8 +192,14 @@ class Publisher:
 def _close_quietly(producer: KafkaProducer, timeout_s: float) -> None:
     try:
         producer.close(timeout=timeout_s)
-    except Exception as exc:  # a producer whose broker vanished may fail to flush
+    except Exception as exc:  # a producer whose broker vanished fails to flush
         log.debug("closing a Kafka producer: %s", exc)
+        # kafka-python's close() raises when its flush times out and leaves its sender thread
+        # running: force that closed, so the thread ends and __del__ does not try again.
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
+        producer._closed = True
 
 
 def _translate(exc: BaseException, topic: str) -> Exception:

@@ -21,6 +21,8 @@ def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.5, limit_s: floa
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            return []  # the topic does not exist (yet)
         assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assignment)
         consumer.seek_to_beginning(*assignment)

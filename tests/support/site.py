@@ -1,13 +1,15 @@
 """A loopback website for tests: serves tests/data/site with {{BASE}} replaced by its own address.
 
 Answers conditional GETs (ETag / If-None-Match), 404 for what is not there, and extra routes a test
-adds (``site.routes[path] = (status, headers, body)``). Records every request path.
+adds: ``site.routes[path] = (status, headers, body)``, or a function given the request handler for
+raw behaviour (trickling bytes, bombs). Records every request path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,11 +17,13 @@ SITE_DIR = Path(__file__).resolve().parent.parent / "data" / "site"
 TYPES = {".html": "text/html; charset=utf-8", ".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
 Route = tuple[int, dict[str, str], bytes]
+Raw = Callable[[BaseHTTPRequestHandler], None]
 
 
 class Site:
     def __init__(self, root: Path = SITE_DIR) -> None:
         self.root = root
+        self.raw: dict[str, Raw] = {}
         self.routes: dict[str, Route] = {
             "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
         }
@@ -53,6 +57,13 @@ class Site:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 site.requests.append(path)
+                if path in site.raw:
+                    try:
+                        site.raw[path](self)
+                    except OSError:
+                        pass  # the client gave up, as it should
+                    self.close_connection = True
+                    return
                 status, headers, body = site.content(path)
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
                 if status == 200 and self.headers.get("If-None-Match") == etag:
