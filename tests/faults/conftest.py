@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -51,10 +52,8 @@ class ControlledBroker:
 
     def stop(self) -> None:
         if self._broker.pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.resume()
-            except ProcessLookupError:
-                pass
         self._broker.stop()
 
 
