@@ -140,12 +140,11 @@ class Pipeline:
 
     async def _extract(self, page: FetchedPage) -> Extracted:
         if page.body is None or page.url is None:
-            reason = page.error.reason if page.error else "not_fetched"
-            return from_feed(page, reason)
+            return _fallen_back(page, page.error)
         try:
             text, metadata, date_hint = await self._cpu(extract_html, page.body, page.url, page.content_type)
         except PermanentError as exc:
-            return from_feed(page, exc.reason)
+            return _fallen_back(page, exc)
         return choose(page, text, metadata, date_hint)
 
     async def _normalise(self, extracted: Extracted) -> Article:
@@ -286,6 +285,17 @@ class Pipeline:
         )
         await self._state.save_feed_state(failed)
         return PollReport(feed.url, "error", error=exc.reason, consecutive_errors=failed.consecutive_errors)
+
+
+def _fallen_back(page: FetchedPage, error: IngestError | None) -> Extracted:
+    """The feed's own text for an entry whose page failed; raises when the feed has none."""
+    extracted = from_feed(page, error.reason if error else "not_fetched")
+    log.warning(
+        "page not used (%s): %s; published with the feed's text",
+        extracted.fallback_reason,
+        error or page.entry.link,
+    )
+    return extracted
 
 
 def _succeeded(state: FeedState, now: datetime, validators: Validators, entries: int) -> FeedState:

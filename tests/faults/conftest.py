@@ -76,5 +76,16 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
+def trap(site: Site) -> Iterator[Site]:
+    """The same site on 127.0.0.2 (another loopback address the tests do not allow): any request it
+    records is one the address guard should have refused."""
+    running = Site(host="127.0.0.2", port=site.port).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
 def deploy(tmp_path: Path, broker: ControlledBroker, site: Site) -> Deploy:
     return make_deploy(tmp_path, broker.bootstrap, site)

@@ -22,16 +22,17 @@ Raw = Callable[[BaseHTTPRequestHandler], None]
 
 
 class Site:
-    def __init__(self, root: Path = SITE_DIR) -> None:
+    def __init__(self, root: Path = SITE_DIR, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = root
         self.raw: dict[str, Raw] = {}
         self.routes: dict[str, Route] = {
             "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
         }
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.port = int(self._server.server_address[1])
+        self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:

@@ -1,0 +1,169 @@
+"""Hostile pages and feeds: each fails alone, is logged once and counted; other feeds carry on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ingest.models import Article, DeadLetter
+from tests.faults.hostile import HOSTILE, serve_hostile
+from tests.support.deploy import Deploy
+from tests.support.kafka import read_topic
+from tests.support.site import Site
+
+LIMITS = {"total_timeout_s": 3, "read_timeout_s": 2, "connect_timeout_s": 2, "retries": 0}
+WORLD = "/feeds/world.rss"
+
+
+def _articles(deployment: object, topic: str) -> list[Article]:
+    return [Article.model_validate_json(r.value) for r in read_topic(deployment.bootstrap, topic)]  # type: ignore[attr-defined]
+
+
+def test_hostile_pages_fail_alone_and_fall_back_to_the_feed(deploy: Deploy, site: Site, trap: Site) -> None:
+    serve_hostile(site)
+    deployment = deploy([WORLD, "/hostile/feed.rss"], http=LIMITS)
+    started = time.monotonic()
+    result = deployment.run("run", "--once")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 60
+    articles = _articles(deployment, deployment.topic)
+    by_url = {a.url.removeprefix(site.base).split("?")[0]: a for a in articles if a.url}
+    # The good feed is untouched by its hostile neighbour.
+    assert {p for p in by_url if p.startswith("/articles/")} == {
+        "/articles/harbour-strike.html",
+        "/articles/council-budget.html",
+        "/articles/coastal-storm.html",
+        "/articles/marktplatz.html",
+    }
+    for path, (title, logged, reason) in HOSTILE.items():
+        assert result.stderr.count(logged) == 1, logged
+        article = by_url[path]
+        assert article.extraction.method == "feed"
+        assert article.extraction.fallback_reason == reason
+        assert article.body == f"The feed's own text about {title.lower()}."
+    # Nothing internal was ever reached: the refused redirects were not followed.
+    assert trap.requests == []
+
+
+def test_hostile_pages_without_feed_text_go_to_the_dead_letter_topic(deploy: Deploy, site: Site) -> None:
+    serve_hostile(site, with_summaries=False)
+    deployment = deploy(["/hostile/feed.rss"], http=LIMITS)
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    letters = [
+        DeadLetter.model_validate_json(r.value)
+        for r in read_topic(deployment.bootstrap, deployment.dlq_topic)
+    ]
+    by_path = {letter.url.removeprefix(site.base): letter for letter in letters if letter.url}
+    # All but the slow page, whose timeout is transient: retried by the next poll, not dead-lettered.
+    assert set(by_path) == {p for p, (_, _, reason) in HOSTILE.items() if reason != "timeout"}
+    assert "deferred " + site.url("/hostile/slow.html") in result.stderr
+    for path, letter in by_path.items():
+        assert letter.reason == "no_content"
+        assert HOSTILE[path][2] in letter.error
+        logged = f"no text on the page ({HOSTILE[path][2]}) and none in the feed (url={site.url(path)})"
+        assert result.stderr.count(logged) == 1
+
+
+@pytest.mark.parametrize(
+    ("link", "why"),
+    [
+        ("http://2130706434:{port}/articles/tram-line.html", "decimal"),
+        ("http://0x7f.0.0.2:{port}/articles/tram-line.html", "hex"),
+        ("http://0177.0.0.2:{port}/articles/tram-line.html", "octal"),
+        ("http://127.1:{port}/articles/tram-line.html", "short"),
+        ("http://[::ffff:127.0.0.2]:{port}/articles/tram-line.html", "mapped"),
+        ("http://127.0.0.2:{port}/articles/tram-line.html", "other loopback"),
+        ("javascript:alert(1)", "scheme"),
+    ],
+)
+def test_odd_spellings_of_internal_addresses_are_refused(
+    deploy: Deploy, site: Site, trap: Site, link: str, why: str
+) -> None:
+    """Only 127.0.0.1/32 is allowed: every spelling of 127.0.0.2 must be refused (the trap listens there)."""
+    port = site.base.rsplit(":", 1)[1]
+    feed = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Odd</title>"
+        f"<item><title>Odd {why}</title><link>{link.format(port=port)}</link><guid>odd-1</guid>"
+        "<description>Only the feed's text.</description></item></channel></rss>"
+    )
+    site.routes["/odd.rss"] = (200, {"Content-Type": "application/rss+xml"}, feed.encode())
+    deployment = deploy(["/odd.rss"], http=LIMITS)
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert trap.requests == []
+    published = _articles(deployment, deployment.topic)
+    assert [a.extraction.method for a in published] == ["feed"]
+
+
+def test_broken_feeds_are_counted_and_do_not_stop_the_others(deploy: Deploy, site: Site) -> None:
+    json_ct = {"Content-Type": "application/rss+xml"}
+    site.routes["/bad/malformed.rss"] = (200, json_ct, b"<rss><channel><item><title>broken")
+    site.routes["/bad/html.rss"] = (
+        200,
+        {"Content-Type": "text/html"},
+        b"<html><body><p>Not a feed</p></body></html>",
+    )
+    laughs = (
+        b"<?xml version='1.0'?><!DOCTYPE r [<!ENTITY a 'aaaaaaaaaa'>"
+        + b"".join(f"<!ENTITY {chr(98 + i)} '{('&' + chr(97 + i) + ';') * 10}'>".encode() for i in range(8))
+        + b"]><rss version='2.0'><channel><title>&i;</title></channel></rss>"
+    )
+    site.routes["/bad/laughs.rss"] = (200, json_ct, laughs)
+    external = (
+        b"<?xml version='1.0'?><!DOCTYPE r [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+        b"<rss version='2.0'><channel><title>t</title><item><title>&x;</title>"
+        b"<link>http://127.0.0.1:1/x</link><description>&x; is what it says</description></item>"
+        b"</channel></rss>"
+    )
+    site.routes["/bad/external.rss"] = (200, json_ct, external)
+    latin = "<?xml version='1.0' encoding='iso-8859-1'?><rss version='2.0'><channel><title>Caf\u00e9</title>"
+    latin += "<item><title>M\u00fcller wins</title><link>{base}/articles/tram-line.html</link></item>"
+    latin += "</channel></rss>"
+    site.routes["/bad/charset.rss"] = (
+        200,
+        {"Content-Type": "application/rss+xml; charset=utf-8"},  # the header lies
+        latin.format(base=site.base).encode("iso-8859-1"),
+    )
+    feeds = [
+        WORLD,
+        "/bad/malformed.rss",
+        "/bad/html.rss",
+        "/bad/laughs.rss",
+        "/bad/external.rss",
+        "/bad/charset.rss",
+    ]
+    deployment = deploy(feeds, http=LIMITS)
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    paths = {a.url.removeprefix(site.base) for a in _articles(deployment, deployment.topic) if a.url}
+    assert {"/articles/harbour-strike.html", "/articles/tram-line.html"} <= paths
+    assert result.stderr.count("poll of " + site.url("/bad/html.rss") + " failed (parse_error)") == 1
+    bodies = " ".join(a.body for a in _articles(deployment, deployment.topic))
+    assert "is what it says" in bodies  # the entry was read...
+    assert "root:x:0:0" not in bodies  # ...and the external entity was not
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_feed_of_ten_thousand_entries_is_taken_in_bounded_batches(deploy: Deploy, site: Site) -> None:
+    from tests.support.corpus import feed_xml
+
+    site.routes["/big/feed.rss"] = (
+        200,
+        {"Content-Type": "application/rss+xml"},
+        feed_xml(site, range(10_000), "/big"),
+    )
+    # The pages do not exist: each entry ends as a dead letter, which is cheap, so the test measures
+    # the parsing and batching of the feed itself.
+    deployment = deploy(["/big/feed.rss"], http=LIMITS, pipeline={"max_entries_per_poll": 300})
+    first = deployment.run("run", "--once", timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "10000 new entries; processing 300 now" in first.stderr
+    second = deployment.run("run", "--once", timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "9700 new entries; processing 300 now" in second.stderr
+    letters = read_topic(deployment.bootstrap, deployment.dlq_topic)
+    assert len({r.key for r in letters}) == 600
