@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +26,8 @@ class Site:
     def __init__(self, root: Path = SITE_DIR, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = root
         self.raw: dict[str, Raw] = {}
+        # Latency per page: paths ending in ".html" wait this long before the answer.
+        self.page_delay_s = 0.0
         self.routes: dict[str, Route] = {
             "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
         }
@@ -65,6 +68,8 @@ class Site:
                     self.close_connection = True
                     return
                 status, headers, body = site.content(path)
+                if site.page_delay_s and path.endswith(".html"):
+                    time.sleep(site.page_delay_s)
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
                 if status == 200 and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)

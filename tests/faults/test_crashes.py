@@ -1,0 +1,101 @@
+"""The service is killed (SIGKILL) at random points and restarted: every article arrives, at least once."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.corpus import serve_generated
+from tests.support.deploy import Deploy
+from tests.support.kafka import read_topic, wait_for_records
+from tests.support.site import Site
+
+ARTICLES = 300
+
+
+def _recorded(db: Path) -> int:
+    """Articles the service has recorded as acknowledged so far (its state, read-only)."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+
+KILLS = 5
+
+
+def test_service_killed_five_times_loses_nothing(deploy: Deploy, site: Site, tmp_path: Path) -> None:
+    serve_generated(site, ARTICLES)
+    site.page_delay_s = 0.04  # about 3 s of fetching in all, so kills land mid-run
+    deployment = deploy(
+        ["/gen/feed.rss"],
+        scheduler={"min_interval_s": 0.5, "default_interval_s": 1, "jitter": 0},
+        pipeline={"workers": 2, "max_articles_in_flight": 16},
+    )
+    rng = random.Random(20261125)
+    log = tmp_path / "service.log"
+    kills_mid_run = 0
+    for _ in range(KILLS):
+        process = deployment.start(log)
+        time.sleep(rng.uniform(1.0, 3.0))
+        assert process.poll() is None, log.read_text()[-3000:]
+        acknowledged = _recorded(tmp_path / "state" / "ingest.db")
+        kills_mid_run += 0 < acknowledged < ARTICLES
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert kills_mid_run >= 1  # at least one kill landed in the middle of the work
+
+    process = deployment.start(log)
+    try:
+        records = wait_for_records(deployment.bootstrap, deployment.topic, ARTICLES, limit_s=120)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, log.read_text()[-3000:]
+    records = read_topic(deployment.bootstrap, deployment.topic)
+    keys = Counter(r.key for r in records)
+    expected = {f"{site.base}/gen/{n}.html" for n in range(ARTICLES)}
+    published_urls = {yaml.safe_load(r.value)["url"] for r in records}
+    assert published_urls == expected  # nothing lost
+    duplicates = sum(keys.values()) - len(keys)
+    # A duplicate is the same article with the same key, never a different id for the same URL.
+    assert len(keys) == ARTICLES
+    assert duplicates <= KILLS * 16  # at most what was in flight at each kill
+
+
+@pytest.mark.parametrize(
+    ("config", "names"),
+    [
+        ({"kafka": {"partitions": 0}}, "kafka.partitions"),
+        ({"http": {"allow_private_networks": ["not-a-range"]}}, "http.allow_private_networks"),
+        ({"feeds": ["ftp://example.org/feed"]}, "feeds.0.url"),
+        ({"kafka": {"topicc": "x"}}, "kafka.topicc"),
+        ({"state": {"url": "postgres://db/ingest"}}, "state.url"),
+        ({"metrics": {"port": 70000}}, "metrics.port"),
+    ],
+)
+def test_invalid_configuration_fails_fast_naming_the_key(
+    tmp_path: Path, config: dict[str, object], names: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", "run", "--once", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert names in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
