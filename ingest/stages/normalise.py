@@ -17,6 +17,9 @@ from ingest.urls import article_id, domain_of
 MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000
 MAX_AUTHORS = 20
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+MAX_BODY_CHARS = 200_000
 _SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
 _BYLINE = re.compile(r"^(?:by|von|par|por|di|door)(?:\s+|$)", re.IGNORECASE)
 
@@ -57,12 +60,22 @@ def clean_authors(names: Iterable[str], site_names: Iterable[str | None]) -> lis
 
 
 def _body(text: str, title: str | None) -> str:
+    """Clean paragraphs, without a leading copy of the headline, at most ``MAX_BODY_CHARS`` long
+    (cut at a paragraph boundary where there is one)."""
     body = normalise_paragraphs(text)
     if title:
         first, _, rest = body.partition("\n\n")
         if rest and _loose(first) == _loose(title):
             body = rest
+    if len(body) > MAX_BODY_CHARS:
+        cut = body.rfind("\n\n", 0, MAX_BODY_CHARS)
+        body = body[: cut if cut > 0 else MAX_BODY_CHARS]
     return body
+
+
+def _tags(*groups: tuple[str, ...]) -> list[str]:
+    tags = (clean_line(t)[:MAX_TAG_CHARS] for group in groups for t in group)
+    return list(dict.fromkeys(t for t in tags if t))[:MAX_TAGS]
 
 
 def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
@@ -100,7 +113,7 @@ def build_article(extracted: Extracted) -> Article:
             site_name=meta.site_name,
             domain=domain_of(key_url),
         ),
-        tags=list(dict.fromkeys(t for t in (*entry.feed_tags, *entry.tags, *meta.tags) if t)),
+        tags=_tags(entry.feed_tags, entry.tags, meta.tags),
         image_url=meta.image_url,
         content_hash=content_hash(body),
         word_count=word_count(body),

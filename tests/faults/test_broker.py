@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ingest.models import DeadLetter
 from tests.faults.conftest import ControlledBroker
 from tests.support.corpus import feed_xml, serve_generated
 from tests.support.deploy import Deploy
@@ -132,4 +133,21 @@ def test_once_with_no_broker_fails_fast_with_one_message(deploy: Deploy, broker:
     assert result.returncode == 1
     assert time.monotonic() - started < 30
     assert result.stderr.count("no Kafka broker reachable") == 1
-    assert read_topic is not None
+
+
+def test_message_too_large_goes_to_the_dead_letter_topic(deploy: Deploy, site: Site) -> None:
+    deployment = deploy(["/feeds/world.rss"], kafka={"max_request_size": 2048})
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert read_topic(deployment.bootstrap, deployment.topic, idle_s=0.5) == []
+    letters = [
+        DeadLetter.model_validate_json(r.value)
+        for r in read_topic(deployment.bootstrap, deployment.dlq_topic)
+    ]
+    assert len(letters) == 4
+    assert {letter.reason for letter in letters} == {"too_large"}
+    assert {letter.stage for letter in letters} == {"publish"}
+    # Terminal: a second run neither retries them nor loses track of them.
+    again = deployment.run("run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert len(read_topic(deployment.bootstrap, deployment.dlq_topic)) == 4

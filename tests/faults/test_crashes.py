@@ -33,6 +33,7 @@ def _recorded(db: Path) -> int:
 KILLS = 5
 
 
+@pytest.mark.slow
 def test_service_killed_five_times_loses_nothing(deploy: Deploy, site: Site, tmp_path: Path) -> None:
     serve_generated(site, ARTICLES)
     site.page_delay_s = 0.04  # about 3 s of fetching in all, so kills land mid-run

@@ -238,3 +238,16 @@ def test_extraction_details() -> None:
 def test_article_round_trips_through_json() -> None:
     article = build_article(make_extracted("Body text here.", PageMetadata(title="T", site_name=SITE)))
     assert Article.model_validate_json(article.model_dump_json()) == article
+
+
+def test_fields_are_capped() -> None:
+    from ingest.stages import normalise
+
+    paragraph = "word " * 1000
+    text = "\n".join([paragraph] * 100)  # about 500,000 characters
+    body = normalise._body(text, None)
+    assert len(body) <= normalise.MAX_BODY_CHARS
+    assert body.endswith("word")  # cut between paragraphs, not inside one
+    tags = normalise._tags(tuple(f"tag {i}" for i in range(500)), ("x" * 1000,))
+    assert len(tags) == normalise.MAX_TAGS
+    assert all(len(t) <= normalise.MAX_TAG_CHARS for t in tags)
