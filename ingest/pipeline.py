@@ -26,7 +26,6 @@ from ingest.errors import (
     IngestError,
     NoContent,
     PermanentError,
-    TransientError,
 )
 from ingest.metrics import Metrics
 from ingest.models import Article, Drop, Extracted, FeedEntry, FetchedPage, Validators
@@ -163,12 +162,13 @@ class Pipeline:
         """Carry one feed entry to Kafka. Never raises but ``FatalError``."""
         async with self._room:
             try:
-                outcome = await self._process(entry)
+                try:
+                    outcome = await self._process(entry)
+                except PermanentError as exc:
+                    outcome = await self._dead_letter(entry, exc)
             except FatalError:
                 raise
-            except PermanentError as exc:
-                outcome = await self._dead_letter(entry, exc)
-            except TransientError as exc:
+            except IngestError as exc:  # transient, or the dead letter itself could not be sent
                 log.warning("deferred %s: %s", entry.link or entry.key, exc)
                 outcome = Outcome("deferred", f"{exc.stage or 'process'}:{exc.reason}")
         self._metrics.entry_outcomes.labels(outcome.kind).inc()

@@ -183,8 +183,14 @@ class Service:
         fatal: list[BaseException] = []
 
         async def one(index: int, feed: FeedConfig) -> PollReport:
-            async with room:
-                report = await pipeline.poll(feed)
+            try:
+                async with room:
+                    report = await pipeline.poll(feed)
+            except FatalError:
+                raise
+            except Exception as exc:  # a bug must not take the feed out of the schedule
+                log.exception("poll of %s failed unexpectedly", feed.url)
+                report = PollReport(feed.url, "error", error=type(exc).__name__, consecutive_errors=1)
             reports.append(report)
             scheduler.done(index, report.consecutive_errors, time.monotonic(), backlog=report.backlog > 0)
             return report

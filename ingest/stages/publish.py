@@ -35,7 +35,7 @@ def dead_letter(entry: FeedEntry, error: IngestError, stage: str) -> DeadLetter:
         stage=stage,
         url=entry.link,
         feed_url=entry.feed_url,
-        title=entry.title,
+        title=entry.title[:1000] if entry.title else None,
         failed_at=datetime.now(UTC),
     )
 

@@ -100,3 +100,48 @@ def test_invalid_configuration_fails_fast_naming_the_key(
     assert names in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _run_to_completion(deployment: object, log: Path, count: int) -> list[object]:
+    process = deployment.start(log)  # type: ignore[attr-defined]
+    try:
+        return wait_for_records(deployment.bootstrap, deployment.topic, count, limit_s=120)  # type: ignore[attr-defined]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_shutdown_drains_within_its_deadline_and_a_second_signal_exits_at_once(
+    deploy: Deploy, site: Site, tmp_path: Path, signals: int
+) -> None:
+    serve_generated(site, 60)
+    site.page_delay_s = 0.3  # slow pages: plenty still in flight when the signal comes
+    deployment = deploy(
+        ["/gen/feed.rss"],
+        pipeline={"drain_timeout_s": 2},
+        scheduler={"min_interval_s": 0.5, "default_interval_s": 1, "jitter": 0},
+    )
+    log = tmp_path / "service.log"
+    process = deployment.start(log)
+    deadline = time.monotonic() + 60
+    while _recorded(tmp_path / "state" / "ingest.db") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping = time.monotonic()
+    for _ in range(signals):
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+    process.wait(timeout=60)
+    took = time.monotonic() - stopping
+    if signals == 1:
+        assert process.returncode == 0, log.read_text()[-2000:]
+        assert took < 2 + 10  # the drain deadline, plus closing
+        assert "stop requested" in log.read_text()
+    else:
+        assert process.returncode == 130
+        assert took < 3
+    assert _recorded(tmp_path / "state" / "ingest.db") < 60  # it really stopped mid-run
+    # Whatever was cut short comes back on the next start: nothing is lost.
+    site.page_delay_s = 0.0
+    records = _run_to_completion(deployment, log, 60)
+    assert len({r.key for r in records}) == 60  # type: ignore[attr-defined]
