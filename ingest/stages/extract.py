@@ -40,6 +40,11 @@ _LANG = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
 _MAX_JSONLD_BYTES = 512 * 1024
 # A page whose text is much shorter than the feed's own full content is likely a teaser or paywall.
 _SHORT_PAGE_WORDS = 150
+_EXTRACTION: dict[str, Any] = {"include_comments": False, "include_tables": True, "deduplicate": False}
+# Below this many words, a precision-mode extraction is checked against the default mode's, which
+# replaces it when the precision text is under this fraction of the default text's length.
+_THIN_WORDS = 100
+_THIN_RATIO = 0.6
 
 
 def parse_timestamp(value: Any) -> datetime | date | None:
@@ -182,16 +187,12 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
             raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
     metadata = page_metadata(tree)
     document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
+        tree, url=url, with_metadata=True, favor_precision=True, **_EXTRACTION
     )
     if document is None:
         return "", metadata, None
-    found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    found = _as_dict(document)
+    found["text"] = _recall_if_thin(found.get("text") or "", markup, url)
     authors = metadata.authors or tuple(
         a.strip() for a in (found.get("author") or "").split(";") if a.strip()
     )
@@ -209,6 +210,22 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
         tags=tuple(dict.fromkeys((found.get("categories") or []) + (found.get("tags") or []))),
     )
     return found.get("text") or "", merged, found.get("date")
+
+
+def _as_dict(document: Any) -> dict[str, Any]:
+    if document is None:
+        return {}
+    return dict(document.as_dict() if hasattr(document, "as_dict") else document)
+
+
+def _recall_if_thin(text: str, markup: str | bytes, url: str) -> str:
+    """Precision mode keeps boilerplate out but sometimes misses the body altogether. When it found
+    little, extract again with the default balance and keep that if it is substantially longer."""
+    if word_count(text) >= _THIN_WORDS:
+        return text
+    again = trafilatura.bare_extraction(markup, url=url, with_metadata=False, **_EXTRACTION)
+    fuller = str(_as_dict(again).get("text") or "")
+    return fuller if len(text) < _THIN_RATIO * len(fuller) else text
 
 
 def feed_text(entry: FeedEntry) -> str:
