@@ -20,6 +20,7 @@ from lxml.html import HtmlElement
 
 from ingest.errors import IngestError, NoContent, ParseError, TransientError
 from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata
+from ingest.stages.language import detect_language, warm_up
 from ingest.text import html_to_text, word_count
 
 TRAFILATURA_VERSION: str = getattr(trafilatura, "__version__", "unknown")
@@ -196,20 +197,22 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
     authors = metadata.authors or tuple(
         a.strip() for a in (found.get("author") or "").split(";") if a.strip()
     )
+    text = found.get("text") or ""
+    declared = metadata.language or language_code(found.get("language"))
     merged = PageMetadata(
         title=metadata.title or found.get("title"),
         authors=authors,
         published_at=metadata.published_at,
         updated_at=metadata.updated_at,
         published_date=metadata.published_date,
-        language=metadata.language or language_code(found.get("language")),
+        language=detect_language(text, declared),
         site_name=metadata.site_name or found.get("sitename"),
         description=metadata.description or found.get("description"),
         image_url=metadata.image_url or found.get("image"),
         canonical_url=metadata.canonical_url,
         tags=tuple(dict.fromkeys((found.get("categories") or []) + (found.get("tags") or []))),
     )
-    return found.get("text") or "", merged, found.get("date")
+    return text, merged, found.get("date")
 
 
 def _as_dict(document: Any) -> dict[str, Any]:
@@ -241,13 +244,10 @@ def from_feed(page: FetchedPage, reason: str, metadata: PageMetadata | None = No
         if isinstance(error, TransientError):
             raise error
         raise NoContent(f"no text on the page ({reason}) and none in the feed", url=page.entry.link)
-    return Extracted(
-        page=page,
-        text=text,
-        metadata=metadata or PageMetadata(),
-        method="feed",
-        fallback_reason=reason,
-    )
+    metadata = metadata or PageMetadata()
+    if metadata.language is None:
+        metadata = replace(metadata, language=detect_language(text, page.entry.language_code))
+    return Extracted(page=page, text=text, metadata=metadata, method="feed", fallback_reason=reason)
 
 
 def choose(page: FetchedPage, text: str, metadata: PageMetadata, date_hint: str | None) -> Extracted:
@@ -270,3 +270,6 @@ def choose(page: FetchedPage, text: str, metadata: PageMetadata, date_hint: str 
         method="trafilatura",
         extractor_version=TRAFILATURA_VERSION,
     )
+
+
+warm_up()  # worker processes fork from a parent that imported this module: load the model once

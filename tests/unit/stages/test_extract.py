@@ -235,7 +235,7 @@ def test_from_feed_falls_back_to_the_summary() -> None:
     metadata = PageMetadata(title="Page title")
     extracted = from_feed(make_page(entry), "no_text", metadata)
     assert extracted.text == "Only the teaser."
-    assert extracted.metadata is metadata
+    assert extracted.metadata.title == metadata.title
 
 
 def test_from_feed_with_nothing_is_no_content() -> None:
@@ -341,3 +341,15 @@ def test_extract_html_returns_or_raises_parse_error(parts: list[str], content_ty
         return
     assert isinstance(text, str)
     assert isinstance(metadata, PageMetadata)
+
+
+def test_language_is_detected_with_the_declaration_as_prior() -> None:
+    from ingest.stages.language import detect_language
+
+    english = "The council approved the budget late on Thursday night after a long and heated debate."
+    german = "Der Stadtrat hat den Haushalt am späten Donnerstagabend nach einer langen Debatte beschlossen."
+    assert detect_language(english) == "en"
+    assert detect_language(german) == "de"
+    assert detect_language(german, "en") == "de"  # a wrong declaration loses against clear text
+    assert detect_language("Hello there", "fr") == "fr"  # too short to overrule the page
+    assert detect_language("", None) is None
