@@ -92,6 +92,7 @@ class PageMetadata:
     """What extraction found on a page (or in the feed entry), before normalisation."""
 
     title: str | None = None
+    document_title: str | None = None  # the page's <title>: last resort, it often carries the site name
     authors: tuple[str, ...] = ()
     published_at: datetime | None = None
     updated_at: datetime | None = None

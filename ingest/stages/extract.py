@@ -145,8 +145,10 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
     )
     h1 = next(tree.iter("h1"), None)
     headline = article.get("headline") if isinstance(article.get("headline"), str) else None
+    document_title = next(tree.iter("title"), None)
     return PageMetadata(
         title=meta.get("og:title") or headline or (h1.text_content().strip() if h1 is not None else None),
+        document_title=document_title.text_content().strip() if document_title is not None else None,
         authors=tuple(_person_names(article.get("author"))),
         published_at=published if isinstance(published, datetime) else None,
         updated_at=updated if isinstance(updated, datetime) else None,
@@ -200,7 +202,8 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
     text = found.get("text") or ""
     declared = metadata.language or language_code(found.get("language"))
     merged = PageMetadata(
-        title=metadata.title or found.get("title"),
+        title=metadata.title,
+        document_title=metadata.document_title or found.get("title"),
         authors=authors,
         published_at=metadata.published_at,
         updated_at=metadata.updated_at,

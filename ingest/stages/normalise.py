@@ -21,6 +21,7 @@ MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_BODY_CHARS = 200_000
 _SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"})
 _BYLINE = re.compile(r"^(?:by|von|par|por|di|door)(?:\s+|$)", re.IGNORECASE)
 
 
@@ -78,6 +79,18 @@ def _tags(*groups: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(t for t in tags if t))[:MAX_TAGS]
 
 
+def _domain_label(domain: str) -> str:
+    """``www.example.co.uk`` -> ``example``: how a site often names itself in titles."""
+    labels = [p for p in domain.split(".") if p and p not in ("www", "m", "amp")]
+    if all(p.isdigit() for p in labels):
+        return ""  # an address, not a name
+    if len(labels) > 1:
+        labels.pop()  # the top-level domain
+    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels.pop()
+    return labels[-1] if labels else domain
+
+
 def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment <= now else None
 
@@ -86,8 +99,14 @@ def build_article(extracted: Extracted) -> Article:
     page, meta = extracted.page, extracted.metadata
     entry = page.entry
     now = datetime.now(UTC)
-    site_names = (meta.site_name, domain_of(entry.link or entry.feed_url), entry.feed_title)
-    title = clean_title(meta.title, site_names) or clean_title(entry.title, site_names)
+    domain = domain_of(entry.link or entry.feed_url)
+    site_names = (meta.site_name, domain, _domain_label(domain), entry.feed_title)
+    # The headline in order of trust: og:title / JSON-LD headline / h1, the feed's title, <title>.
+    title = (
+        clean_title(meta.title, site_names)
+        or clean_title(entry.title, site_names)
+        or clean_title(meta.document_title, site_names)
+    )
     body = _body(extracted.text, title)
     summary = meta.description or entry.summary
     published_at = _not_future(meta.published_at or entry.published_at, now)

@@ -4,11 +4,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ingest.models import Article, PageMetadata
+from ingest.models import Article, Extracted, PageMetadata
 from ingest.stages.normalise import MAX_AUTHORS, MAX_SUMMARY_CHARS, build_article, clean_authors, clean_title
 from ingest.text import content_hash
 from ingest.urls import article_id
-from tests.unit.factories import FIXED_TIME, make_entry, make_extracted
+from tests.unit.factories import FIXED_TIME, make_entry, make_extracted, make_page
 
 SITE = "The Harbour Gazette"
 
@@ -251,3 +251,36 @@ def test_fields_are_capped() -> None:
     tags = normalise._tags(tuple(f"tag {i}" for i in range(500)), ("x" * 1000,))
     assert len(tags) == normalise.MAX_TAGS
     assert all(len(t) <= normalise.MAX_TAG_CHARS for t in tags)
+
+
+@pytest.mark.parametrize(
+    ("domain", "label"),
+    [
+        ("www.example.co.uk", "example"),
+        ("news.bbc.co.uk", "bbc"),
+        ("bbc.com", "bbc"),
+        ("m.spiegel.de", "spiegel"),
+        ("abc.net.au", "abc"),
+        ("127.0.0.1", ""),
+    ],
+)
+def test_domain_label(domain: str, label: str) -> None:
+    from ingest.stages.normalise import _domain_label
+
+    assert _domain_label(domain) == label
+
+
+def test_title_falls_back_from_og_title_to_the_feed_title_to_the_document_title() -> None:
+    from dataclasses import replace as dc_replace
+
+    from ingest.stages.normalise import build_article
+
+    page = make_page(make_entry(title="Feed headline", link="https://www.spiegel.de/a/1"))
+    meta = PageMetadata(document_title="Document headline | SPIEGEL")
+    with_feed = build_article(Extracted(page=page, text="Some body text here.", metadata=meta, method="feed"))
+    assert with_feed.title == "Feed headline"
+    no_feed = dc_replace(page, entry=dc_replace(page.entry, title=None))
+    fallback = build_article(
+        Extracted(page=no_feed, text="Some body text here.", metadata=meta, method="feed")
+    )
+    assert fallback.title == "Document headline"
