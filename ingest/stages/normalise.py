@@ -22,6 +22,18 @@ MAX_TAG_CHARS = 100
 MAX_BODY_CHARS = 200_000
 _SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"})
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\||\band\b|&|\bund\b|\bet\b|\by\b|\be\b)\s*")
+_PARTICLES = frozenset(
+    "van von der den de del della di da dos das du la le bin ibn al el ben ter ten zu y".split()
+)
+_NOT_NAMES = frozenset(
+    (
+        "staff writer reporter correspondent editor editors contributor columnist journalist desk "
+        "team news agency newsroom online redaktion rédaction redacción redazione press media "
+        "senior chief political business sports editorial associated photo photos video updated "
+        "published images getty reuters afp dpa efe ansa xinhua bloomberg admin"
+    ).split()
+)
 _BYLINE = re.compile(r"^(?:by|von|par|por|di|door)(?:\s+|$)", re.IGNORECASE)
 
 
@@ -48,14 +60,33 @@ def clean_title(title: str | None, site_names: Iterable[str | None]) -> str | No
     return title[:MAX_TITLE_CHARS] or None
 
 
+def _person_name(candidate: str) -> bool:
+    """Two to five words that read as a name: capitalised (or uncased scripts), name particles
+    allowed; no digits, no addresses, no role or newsroom words."""
+    words = candidate.split()
+    uncased = not any(c.isupper() or c.islower() for c in candidate)
+    if len(words) == 1 and uncased and 2 <= len(candidate) <= 6:
+        return True  # e.g. a name in Chinese script, written without spaces
+    if not 2 <= len(words) <= 5 or len(candidate) > 60 or any(c.isdigit() for c in candidate):
+        return False
+    if "@" in candidate or "/" in candidate or "http" in candidate.lower():
+        return False
+    if {w.lower().strip(".") for w in words} & _NOT_NAMES:
+        return False
+    if all(w.isalpha() and w.islower() for w in words):
+        return True  # a byline styled all in lower case
+    return all(w.lower() in _PARTICLES or not w[0].islower() for w in words)
+
+
 def clean_authors(names: Iterable[str], site_names: Iterable[str | None]) -> list[str]:
-    banned = {_loose(n) for n in site_names if n} | {"staff", "admin", "editor", "editors"}
+    """Person names only: no "By", no roles or bios after a comma, no site or agency names."""
+    banned = {_loose(n) for n in site_names if n}
     seen: dict[str, str] = {}
     for raw in names:
-        for part in re.split(r"\s*(?:;|\band\b|&|\bund\b|\bet\b)\s*", raw):
-            name = _BYLINE.sub("", clean_line(part)).strip(" ,")
+        for part in _AUTHOR_SPLIT.split(clean_line(raw)):
+            name = _BYLINE.sub("", part).strip(" ,.·|-–—")
             key = _loose(name)
-            if name and key not in banned and len(name) <= 100 and key not in seen:
+            if name and key not in banned and key not in seen and _person_name(name):
                 seen[key] = name
     return list(seen.values())[:MAX_AUTHORS]
 

@@ -284,3 +284,23 @@ def test_title_falls_back_from_og_title_to_the_feed_title_to_the_document_title(
         Extracted(page=no_feed, text="Some body text here.", metadata=meta, method="feed")
     )
     assert fallback.title == "Document headline"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["Jane Doe, Senior Reporter"], ["Jane Doe"]),
+        (["John Smith | The Guardian"], ["John Smith"]),
+        (["By AFP Staff"], []),
+        (["Reuters"], []),
+        (["Editorial Board"], []),
+        (["Jane Doe is a writer based in Paris who covers politics"], []),
+        (["Anna Schmidt und Peter Müller"], ["Anna Schmidt", "Peter Müller"]),
+        (["Ludwig van Beethoven"], ["Ludwig van Beethoven"]),
+        (["María José García"], ["María José García"]),
+        (["习近平"], ["习近平"]),
+        (["jane@example.org", "https://example.org/jane"], []),
+    ],
+)
+def test_authors_are_person_names_only(names: list[str], expected: list[str]) -> None:
+    assert clean_authors(names, ["The Guardian"]) == expected
