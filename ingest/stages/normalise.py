@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from ingest.models import Article, Extracted, Extraction, Source
 from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
@@ -122,6 +122,10 @@ def _domain_label(domain: str) -> str:
     return labels[-1] if labels else domain
 
 
+def _not_future_date(day: date | None, now: datetime) -> date | None:
+    return day if day is not None and day <= now.date() else None
+
+
 def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment <= now else None
 
@@ -152,7 +156,7 @@ def build_article(extracted: Extracted) -> Article:
         summary=clean_line(summary)[:MAX_SUMMARY_CHARS] if summary else None,
         authors=clean_authors(meta.authors or entry.authors, site_names),
         published_at=published_at,
-        published_date=None if published_at else meta.published_date,
+        published_date=None if published_at else _not_future_date(meta.published_date, now),
         updated_at=_not_future(meta.updated_at or entry.updated_at, now),
         discovered_at=entry.discovered_at,
         fetched_at=page.fetched_at,
