@@ -179,6 +179,16 @@ class SchedulerSettings(_Section):
         return self
 
 
+class DedupSettings(_Section):
+    """Near-duplicates: the same story republished with another headline, intro or furniture.
+    Exact copies (same text under another URL) are always dropped."""
+
+    near_duplicates: Literal["link", "drop", "off"] = "link"
+    threshold_bits: int = Field(default=6, ge=0, le=16)
+    window_days: float = Field(default=7.0, gt=0)
+    min_words: int = Field(default=80, ge=1)
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -203,6 +213,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     pipeline: PipelineSettings = PipelineSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    dedup: DedupSettings = DedupSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("feeds", mode="before")

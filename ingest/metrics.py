@@ -78,6 +78,11 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.near_duplicates = Counter(
+            "ingest_near_duplicates_total",
+            "Articles published linked to an earlier copy of the same story.",
+            registry=r,
+        )
         self.articles_published = Counter(
             "ingest_articles_published_total",
             "Articles acknowledged by Kafka, by extraction method.",
@@ -154,6 +159,7 @@ class Metrics:
             self.entry_outcomes.labels(outcome)
         self.stage_dropped.labels("dedup", "duplicate_url")
         self.stage_dropped.labels("dedup", "duplicate_content")
+        self.stage_dropped.labels("dedup", "near_duplicate")
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""

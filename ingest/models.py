@@ -145,6 +145,13 @@ class Extraction(_Model):
     final_url: str | None = Field(description="URL the page was finally served from (redirects).")
 
 
+class Dateline(_Model):
+    """Where a wire story was filed, as its dateline states it."""
+
+    place: str = Field(description='The place as written, e.g. "DAMASCUS"; empty for "(Bloomberg) --".')
+    raw: str = Field(description='The dateline as it opened the body, e.g. "PARIS, Feb 11 (AFP) -".')
+
+
 class Article(_Model):
     """A news article as published on the articles topic (schema version 1)."""
 
@@ -157,7 +164,21 @@ class Article(_Model):
     )
     guid: str | None = Field(description="The feed entry's GUID / Atom id, if any.")
     title: str | None = Field(description="Headline.")
-    body: str = Field(description="Plain text; paragraphs separated by one blank line.")
+    body: str = Field(
+        description="Plain text; paragraphs separated by one blank line; without the dateline "
+        "prefix, photo captions and agency credit lines (see dateline, captions, credits)."
+    )
+    dateline: Dateline | None = Field(
+        default=None, description="The dateline that opened the story, moved out of the body."
+    )
+    credits: list[str] = Field(
+        default_factory=list,
+        description="Wire agencies credited (AFP, Reuters, AP, dpa, ...), from the credit line, "
+        "dateline, bylines and metadata; canonical spellings.",
+    )
+    captions: list[str] = Field(
+        default_factory=list, description="Photo captions found at the head of the body."
+    )
     summary: str | None = Field(description="Short description from the page or the feed.")
     authors: list[str] = Field(description="Author names, de-duplicated, in stated order.")
     published_at: AwareDatetime | None = Field(
@@ -175,6 +196,21 @@ class Article(_Model):
     image_url: str | None = Field(description="Lead image URL (og:image), if stated.")
     content_hash: str = Field(
         description="sha256 (hex) of the body's words, case-folded and joined by single spaces."
+    )
+    fingerprint: str = Field(
+        default="",
+        description="64-bit SimHash of the body's word shingles (16 hex digits): near-duplicate "
+        "texts differ in few bits.",
+    )
+    story_id: str = Field(
+        default="",
+        description="Id of the story this article belongs to: the id of the first copy seen of a "
+        "syndicated story, else the article's own id.",
+    )
+    duplicate_of: str | None = Field(
+        default=None,
+        description="Id of the earlier article this one is a near-duplicate of (same story "
+        "republished with another headline, intro or site furniture), else null.",
     )
     word_count: int = Field(description="Number of words in the body.")
     extraction: Extraction

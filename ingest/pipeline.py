@@ -32,7 +32,7 @@ from ingest.models import Article, Drop, Extracted, FeedEntry, FetchedPage, Vali
 from ingest.net import HttpClient
 from ingest.source.parser import parse_feed
 from ingest.source.poller import FeedResponse, poll_feed
-from ingest.stages.dedup import ALREADY_SEEN, DUPLICATE_URL, Deduplicator
+from ingest.stages.dedup import ALREADY_SEEN, DUPLICATE_URL, Deduplicator, fingerprint_row
 from ingest.stages.extract import choose, extract_html, from_feed
 from ingest.stages.fetch import Fetcher
 from ingest.stages.normalise import build_article
@@ -101,7 +101,7 @@ class Pipeline:
         self._sink = sink
         self._metrics = metrics
         self._workers = workers
-        self._dedup = Deduplicator(state)
+        self._dedup = Deduplicator(state, settings.dedup)
         self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
         # The stages, in pipeline order.
         self.fetch: Stage[FeedEntry, FetchedPage] = Fetcher(http, settings.http)
@@ -194,7 +194,7 @@ class Pipeline:
                     outcome = Outcome("dropped", kept.reason)
                 else:
                     await self._run("publish", self.publish(kept))
-                    await self._state.record([entry.key], kept.id, kept.content_hash)
+                    await self._state.record([entry.key], kept.id, kept.content_hash, fingerprint_row(kept))
                     self._acknowledged(kept)
                     outcome = Outcome("published")
                 content.finish()
@@ -205,6 +205,8 @@ class Pipeline:
         m = self._metrics
         now = datetime.now(UTC)
         m.articles_published.labels(article.extraction.method).inc()
+        if article.duplicate_of is not None:
+            m.near_duplicates.inc()
         m.last_publish.set(now.timestamp())
         if article.published_at is not None:
             m.freshness.observe(max(0.0, (now - article.published_at).total_seconds()))

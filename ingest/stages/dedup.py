@@ -1,25 +1,35 @@
-"""Dedup: by identity key before the fetch, by content hash after extraction.
+"""Dedup: by identity key before the fetch; by content hash, then by near-duplicate fingerprint,
+after extraction.
 
 Keys are remembered in the state store only after Kafka acknowledged (the pipeline records them).
 Items still in flight are tracked here, so the same article listed by two feeds polled at once is
 processed once: the second waits for the first and is dropped if the first finished.
+
+Exact copies (the same text under another URL) are dropped. Near-duplicates (the same story with
+another headline, intro or site furniture) are linked to the first copy seen (``duplicate_of``,
+shared ``story_id``), or dropped if configured so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ingest.config import DedupSettings
 from ingest.errors import TransientError
 from ingest.models import Article, Drop
-from ingest.state import StateStore
+from ingest.stages.similar import NearDuplicateIndex
+from ingest.state import FingerprintRow, StateStore
 
 DUPLICATE_URL = Drop("duplicate_url")
 DUPLICATE_CONTENT = Drop("duplicate_content")
+NEAR_DUPLICATE = Drop("near_duplicate")
 ALREADY_SEEN = Drop("already_seen")
 # Bodies shorter than this (teasers, "read more" stubs) are too generic to identify an article.
 MIN_WORDS_FOR_CONTENT_DEDUP = 25
+_SIGN = 1 << 63
 
 
 class Claim:
@@ -56,11 +66,25 @@ class Claims:
             del self._owners[key]
 
 
+def published_time(article: Article) -> float:
+    """When an article counts as published, for the near-duplicate window."""
+    return (article.published_at or article.discovered_at).timestamp()
+
+
+def fingerprint_row(article: Article) -> FingerprintRow:
+    """The row the state store keeps for an article's fingerprint (signed 64-bit, for SQLite)."""
+    fp = int(article.fingerprint, 16)
+    return (article.id, article.story_id, fp - (1 << 64) if fp & _SIGN else fp, published_time(article))
+
+
 class Deduplicator:
-    def __init__(self, state: StateStore) -> None:
+    def __init__(self, state: StateStore, settings: DedupSettings | None = None) -> None:
         self._state = state
+        self._settings = settings or DedupSettings()
         self.keys = Claims()
         self.contents = Claims()
+        self._index: NearDuplicateIndex | None = None
+        self._loading = asyncio.Lock()
 
     async def unseen(self, keys: list[str]) -> set[str]:
         """The keys not yet recorded as done (one query per batch)."""
@@ -69,8 +93,20 @@ class Deduplicator:
     async def seen(self, key: str) -> bool:
         return bool(await self._state.seen_keys([key]))
 
+    async def _near_duplicates(self) -> NearDuplicateIndex:
+        """The index of recent fingerprints, loaded from the state store on first use."""
+        async with self._loading:
+            if self._index is None:
+                s = self._settings
+                window_s = s.window_days * 86_400
+                rows = await self._state.fingerprints(time.time() - window_s)
+                self._index = NearDuplicateIndex.from_rows(
+                    rows, threshold=s.threshold_bits, window_s=window_s, min_words=s.min_words
+                )
+            return self._index
+
     async def by_content(self, article: Article, claim: Claim) -> Article | Drop:
-        """The article, or ``DUPLICATE_CONTENT`` when the same text was already published.
+        """The article (linked to its story if a near-duplicate), or a ``Drop`` for a copy.
 
         Raises ``TransientError`` when the same text is in flight and its owner did not finish.
         """
@@ -82,4 +118,17 @@ class Deduplicator:
             raise TransientError("an article with the same text failed in flight", url=article.url)
         if await self._state.content_owner(article.content_hash) is not None:
             return DUPLICATE_CONTENT
+        if self._settings.near_duplicates == "off" or not article.fingerprint:
+            return article
+        index = await self._near_duplicates()
+        fp = int(article.fingerprint, 16)
+        match = index.match(fp, words=article.word_count)
+        if match is not None and match.article_id != article.id:
+            if self._settings.near_duplicates == "drop":
+                return NEAR_DUPLICATE
+            article = article.model_copy(
+                update={"duplicate_of": match.article_id, "story_id": match.story_id}
+            )
+        # Indexed now, not at the ack, so a copy processed at the same time links to this one.
+        index.add(article.id, article.story_id, fp, published_time(article))
         return article

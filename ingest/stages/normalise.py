@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from ingest.models import Article, Extracted, Extraction, Source
+from ingest.models import Dateline as DatelineField
+from ingest.stages.similar import fingerprint
+from ingest.stages.wire import split_wire_copy
 from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
 from ingest.urls import article_id, domain_of
 
@@ -142,7 +145,9 @@ def build_article(extracted: Extracted) -> Article:
         or clean_title(entry.title, site_names)
         or clean_title(meta.document_title, site_names)
     )
-    body = _body(extracted.text, title)
+    bylines = meta.authors or entry.authors
+    wire = split_wire_copy(_body(extracted.text, title), title=title, byline=bylines)
+    body = wire.body
     summary = meta.description or entry.summary
     published_at = _not_future(meta.published_at or entry.published_at, now)
     key_url = entry.canonical_url or entry.feed_url
@@ -153,8 +158,11 @@ def build_article(extracted: Extracted) -> Article:
         guid=entry.guid,
         title=title,
         body=body,
+        dateline=DatelineField(place=wire.dateline.place, raw=wire.dateline.raw) if wire.dateline else None,
+        credits=list(wire.credits),
+        captions=list(wire.captions),
         summary=clean_line(summary)[:MAX_SUMMARY_CHARS] if summary else None,
-        authors=clean_authors(meta.authors or entry.authors, site_names),
+        authors=clean_authors(bylines, site_names),
         published_at=published_at,
         published_date=None if published_at else _not_future_date(meta.published_date, now),
         updated_at=_not_future(meta.updated_at or entry.updated_at, now),
@@ -170,6 +178,8 @@ def build_article(extracted: Extracted) -> Article:
         tags=_tags(entry.feed_tags, entry.tags, meta.tags),
         image_url=meta.image_url,
         content_hash=content_hash(body),
+        fingerprint=f"{fingerprint(body):016x}",
+        story_id=article_id(entry.key),
         word_count=word_count(body),
         extraction=Extraction(
             method=extracted.method,

@@ -9,6 +9,9 @@ from typing import Protocol
 
 from ingest.models import Validators
 
+# (article id, story id, signed 64-bit fingerprint, publication time in epoch seconds)
+FingerprintRow = tuple[str, str, int, float]
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
@@ -32,8 +35,19 @@ class StateStore(Protocol):
         """The article id that already carries this content hash, if any."""
         ...
 
-    async def record(self, keys: Iterable[str], article_id: str, content_hash: str | None) -> None:
-        """Remember ``keys`` (and the content hash) as done. Call only after Kafka acknowledged."""
+    async def record(
+        self,
+        keys: Iterable[str],
+        article_id: str,
+        content_hash: str | None,
+        fingerprint: FingerprintRow | None = None,
+    ) -> None:
+        """Remember ``keys`` (and the content hash, and the near-duplicate fingerprint row) as done.
+        Call only after Kafka acknowledged."""
+        ...
+
+    async def fingerprints(self, since: float) -> list[FingerprintRow]:
+        """Fingerprint rows of articles published at or after ``since`` (epoch seconds)."""
         ...
 
     async def feed_state(self, url: str) -> FeedState: ...

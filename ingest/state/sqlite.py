@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingest.errors import FatalError
 from ingest.models import Validators
-from ingest.state.base import FeedState
+from ingest.state.base import FeedState, FingerprintRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -21,6 +21,13 @@ CREATE TABLE IF NOT EXISTS content (
     hash TEXT PRIMARY KEY,
     article_id TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fingerprints (
+    article_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    fingerprint INTEGER NOT NULL,
+    published REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fingerprints_published ON fingerprints (published);
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,
     etag TEXT,
@@ -69,7 +76,13 @@ class SqliteStateStore:
         row = self._db.execute("SELECT article_id FROM content WHERE hash = ?", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    async def record(self, keys: Iterable[str], article_id: str, content_hash: str | None) -> None:
+    async def record(
+        self,
+        keys: Iterable[str],
+        article_id: str,
+        content_hash: str | None,
+        fingerprint: FingerprintRow | None = None,
+    ) -> None:
         now = datetime.now(UTC).isoformat()
         with self._db:
             self._db.execute("BEGIN")
@@ -82,6 +95,20 @@ class SqliteStateStore:
                     "INSERT OR IGNORE INTO content (hash, article_id) VALUES (?, ?)",
                     (content_hash, article_id),
                 )
+            if fingerprint is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published)"
+                    " VALUES (?, ?, ?, ?)",
+                    fingerprint,
+                )
+
+    async def fingerprints(self, since: float) -> list[FingerprintRow]:
+        rows = self._db.execute(
+            "SELECT article_id, story_id, fingerprint, published FROM fingerprints"
+            " WHERE published >= ? ORDER BY published",
+            (since,),
+        )
+        return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows]
 
     async def feed_state(self, url: str) -> FeedState:
         row = self._db.execute(
