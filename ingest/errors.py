@@ -72,7 +72,14 @@ class FetchTimeout(TransientError):
 
 
 class ConnectionFailed(TransientError):
+    """``kind`` narrows the reason: ``dns``, ``tls`` or ``connection``."""
+
     reason = "connection"
+
+    def __init__(self, message: str, *, url: str | None = None, kind: str | None = None) -> None:
+        super().__init__(message, url=url)
+        if kind:
+            self.reason = kind
 
 
 class HttpStatusError(IngestError):
@@ -80,9 +87,17 @@ class HttpStatusError(IngestError):
 
     named: frozenset[int] = frozenset()
 
-    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, url=url)
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
         if status in self.named:
             self.reason = f"http_{status}"
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from ingest import __version__
 
 STAGES = ("poll", "parse", "fetch", "extract", "normalise", "dedup", "publish")
-POLL_RESULTS = ("modified", "not_modified", "error")
+POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS = ("trafilatura", "feed")
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred")
@@ -71,6 +71,12 @@ class Metrics:
             "ingest_feed_poll_errors_total", "Failed feed polls, by reason.", ["reason"], registry=r
         )
         self.feed_entries = Counter("ingest_feed_entries_total", "Entries found in polled feeds.", registry=r)
+        self.feeds_by_state = Gauge(
+            "ingest_feeds",
+            "Feeds polled since start, by health: ok, backing_off, failing, gone.",
+            ["state"],
+            registry=r,
+        )
         self.feeds_configured = Gauge("ingest_feeds_configured", "Feeds in the configuration.", registry=r)
         self.entry_outcomes = Counter(
             "ingest_entries_processed_total",

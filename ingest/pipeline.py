@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from ingest.config import FeedConfig, Settings
@@ -37,7 +37,7 @@ from ingest.stages.extract import choose, extract_html, from_feed
 from ingest.stages.fetch import Fetcher
 from ingest.stages.normalise import build_article
 from ingest.stages.publish import Sink, dead_letter
-from ingest.state import FeedState, StateStore
+from ingest.state import FEED_HEALTH, FeedState, StateStore
 from ingest.urls import canonicalize
 from ingest.workers import WorkerPool
 
@@ -72,14 +72,25 @@ class Outcome:
         return self.kind != "deferred"
 
 
+PollResult = Literal["modified", "not_modified", "unchanged", "error"]
+# Conditional GETs trust the server's validators; a full fetch this often catches those that lie.
+FULL_FETCH_EVERY = timedelta(hours=24)
+
+
 @dataclass(frozen=True, slots=True)
 class PollReport:
+    """What one poll did, and what it tells the scheduler about the next one."""
+
     feed_url: str
-    result: Literal["modified", "not_modified", "error"]
+    result: PollResult
     outcomes: tuple[Outcome, ...] = ()
     error: str | None = None
     consecutive_errors: int = 0
     backlog: int = 0
+    new_entries: int = 0
+    hint_s: float | None = None  # the feed's own freshness hint (Cache-Control, Expires, ttl)
+    retry_after: float | None = None
+    gone: bool = False
 
 
 class Pipeline:
@@ -102,6 +113,7 @@ class Pipeline:
         self._metrics = metrics
         self._workers = workers
         self._dedup = Deduplicator(state, settings.dedup)
+        self.health = FeedHealth(metrics)
         self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
         # The stages, in pipeline order.
         self.fetch: Stage[FeedEntry, FetchedPage] = Fetcher(http, settings.http)
@@ -225,6 +237,8 @@ class Pipeline:
         """Poll one feed and carry every new entry through; save its state at the end."""
         state = await self._state.feed_state(feed.url)
         now = datetime.now(UTC)
+        # Validators can lie: now and then fetch the feed without them.
+        conditional = state.last_full_at is not None and now - state.last_full_at < FULL_FETCH_EVERY
         try:
             response = await self._run(
                 "poll",
@@ -233,12 +247,20 @@ class Pipeline:
                     feed.url,
                     state.validators,
                     max_bytes=self._settings.http.max_feed_bytes,
+                    conditional=conditional,
                 ),
             )
-            if not response.modified:
-                self._metrics.feed_polls.labels("not_modified").inc()
-                await self._state.save_feed_state(_succeeded(state, now, state.validators, 0))
-                return PollReport(feed.url, "not_modified")
+            fetched = replace(
+                state,
+                last_polled_at=now,
+                last_status=response.status,
+                last_full_at=state.last_full_at if conditional else now,
+            )
+            if not response.modified or response.body_hash == state.body_hash:
+                result: PollResult = "not_modified" if not response.modified else "unchanged"
+                self._metrics.feed_polls.labels(result).inc()
+                await self._save(_succeeded(fetched, now, fetched.validators, 0))
+                return PollReport(feed.url, result, hint_s=response.hint_s)
             entries = await self._run("parse", self._parse(response, feed))
         except FatalError:
             raise
@@ -258,9 +280,15 @@ class Pipeline:
             log.info("%s: %d new entries; processing %d now, the rest next poll", feed.url, len(new), cap)
         outcomes = tuple(await asyncio.gather(*(self.process(e) for e in batch)))
         complete = not backlog and all(o.terminal for o in outcomes)
-        validators = response.validators if complete else state.validators
-        await self._state.save_feed_state(_succeeded(state, now, validators, len(batch)))
-        return PollReport(feed.url, "modified", outcomes, backlog=backlog)
+        done = _succeeded(fetched, now, response.validators if complete else state.validators, len(batch))
+        await self._save(replace(done, body_hash=response.body_hash if complete else state.body_hash))
+        return PollReport(
+            feed.url, "modified", outcomes, backlog=backlog, hint_s=response.hint_s, new_entries=len(new)
+        )
+
+    async def _save(self, state: FeedState) -> None:
+        await self._state.save_feed_state(state)
+        self.health.update(state)
 
     async def _parse(self, response: FeedResponse, feed: FeedConfig) -> tuple[FeedEntry, ...]:
         return await self._cpu(
@@ -283,10 +311,38 @@ class Pipeline:
             state,
             last_polled_at=now,
             last_error=f"{exc.reason}: {exc}"[:500],
+            last_error_reason=exc.reason,
+            last_status=getattr(exc, "status", None),
             consecutive_errors=state.consecutive_errors + 1,
+            gone=exc.reason == "http_410",
         )
-        await self._state.save_feed_state(failed)
-        return PollReport(feed.url, "error", error=exc.reason, consecutive_errors=failed.consecutive_errors)
+        await self._save(failed)
+        return PollReport(
+            feed.url,
+            "error",
+            error=exc.reason,
+            consecutive_errors=failed.consecutive_errors,
+            retry_after=getattr(exc, "retry_after", None),
+            gone=failed.gone,
+        )
+
+
+class FeedHealth:
+    """The latest state of every feed polled, and the ``ingest_feeds{state}`` counts, kept in step
+    (one update per poll, not a scan of every feed)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self.states: dict[str, FeedState] = {}
+        for health in FEED_HEALTH:
+            metrics.feeds_by_state.labels(health).set(0)
+
+    def update(self, state: FeedState) -> None:
+        before = self.states.get(state.url)
+        if before is not None:
+            self._metrics.feeds_by_state.labels(before.health).dec()
+        self.states[state.url] = state
+        self._metrics.feeds_by_state.labels(state.health).inc()
 
 
 def _fallen_back(page: FetchedPage, error: IngestError | None) -> Extracted:
@@ -307,8 +363,11 @@ def _succeeded(state: FeedState, now: datetime, validators: Validators, entries:
         last_polled_at=now,
         last_success_at=now,
         last_error=None,
+        last_error_reason=None,
         consecutive_errors=0,
         entries_seen=state.entries_seen + entries,
+        new_entries=entries,
+        gone=False,
     )
 
 

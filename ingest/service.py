@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest.config import FeedConfig, Settings
@@ -24,7 +25,7 @@ from ingest.pipeline import Pipeline, PollReport
 from ingest.source.feedlist import load_feeds
 from ingest.source.scheduler import Scheduler
 from ingest.stages.publish import Sink
-from ingest.state import open_state
+from ingest.state import FeedState, open_state
 from ingest.web import StatusServer
 from ingest.workers import WorkerPool
 
@@ -52,11 +53,15 @@ class Service:
         self.metrics = metrics or Metrics()
         self.status_port: int | None = None
         self._publisher: Publisher | None = None
+        self._status: StatusServer | None = None
+        self._running = False
         self._stopping = False
 
     def _ready(self) -> tuple[bool, str]:
         if self._stopping:
             return False, "shutting down"
+        if not self._running:
+            return False, "starting"
         if self._publisher is None or not self._publisher.healthy:
             return False, "Kafka not acknowledging"
         return True, "ok"
@@ -108,6 +113,9 @@ class Service:
                 metrics=self.metrics,
                 workers=workers,
             )
+            self._status = status
+            status.feeds = lambda: feed_status(pipeline.health.states, feeds, None)
+            self._running = True
             log.info(
                 "ingest running: %d feeds, topic %s, bootstrap %s, status on %s:%d",
                 len(feeds),
@@ -176,6 +184,8 @@ class Service:
     ) -> list[PollReport]:
         """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls."""
         scheduler = Scheduler(feeds, self.settings.scheduler)
+        if self._status is not None:
+            self._status.feeds = lambda: feed_status(pipeline.health.states, feeds, scheduler)
         self.metrics.intake_paused.set_function(lambda: 0.0 if publisher.healthy else 1.0)
         room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
         running: set[asyncio.Task[PollReport]] = set()
@@ -192,7 +202,16 @@ class Service:
                 log.exception("poll of %s failed unexpectedly", feed.url)
                 report = PollReport(feed.url, "error", error=type(exc).__name__, consecutive_errors=1)
             reports.append(report)
-            scheduler.done(index, report.consecutive_errors, time.monotonic(), backlog=report.backlog > 0)
+            scheduler.done(
+                index,
+                report.consecutive_errors,
+                time.monotonic(),
+                backlog=report.backlog > 0,
+                new_entries=report.new_entries if report.result == "modified" else 0,
+                hint_s=report.hint_s,
+                retry_after=report.retry_after,
+                gone=report.gone,
+            )
             return report
 
         def finished(task: asyncio.Task[PollReport]) -> None:
@@ -230,6 +249,40 @@ async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:
     for task in tasks:
         if not task.cancelled() and isinstance(task.exception(), FatalError):
             raise task.exception()  # type: ignore[misc]
+
+
+def feed_status(
+    states: dict[str, FeedState], feeds: tuple[FeedConfig, ...], scheduler: Scheduler | None
+) -> list[dict[str, Any]]:
+    """The /feeds page: every configured feed with its health and its next check (wall time)."""
+    offset = time.time() - time.monotonic()
+    listed = []
+    for index, feed in enumerate(feeds):
+        state = states.get(feed.url) or FeedState(url=feed.url)
+        next_check = (
+            datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat() if scheduler else None
+        )
+        listed.append(
+            {
+                "url": feed.url,
+                "name": feed.name,
+                "state": state.health if state.last_polled_at else "new",
+                "last_polled_at": state.last_polled_at,
+                "last_success_at": state.last_success_at,
+                "last_status": state.last_status,
+                "last_error": state.last_error,
+                "last_error_reason": state.last_error_reason,
+                "consecutive_errors": state.consecutive_errors,
+                "next_check_at": next_check,
+                "entries_seen": state.entries_seen,
+                "new_entries_last_poll": state.new_entries,
+                "validators": {
+                    "etag": state.validators.etag is not None,
+                    "last_modified": state.validators.last_modified is not None,
+                },
+            }
+        )
+    return listed
 
 
 def _summarise(reports: list[PollReport], *, once: bool = True) -> RunSummary:

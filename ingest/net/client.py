@@ -10,6 +10,8 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -166,13 +168,15 @@ class HttpClient:
             async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
                 if resp.status in REDIRECTS:
                     return resp.status, resp.headers.get("Location"), None
-                _raise_for_status(resp.status, original)
+                _raise_for_status(resp.status, original, resp.headers.get("Retry-After"))
                 body = await _read_capped(resp, max_bytes, original)
                 return resp.status, None, Response(str(resp.url), resp.status, resp.headers, body)
         except aiohttp.ClientConnectorDNSError as exc:
             if isinstance(exc.os_error, AddressRefused):
                 raise BlockedAddress(str(exc.os_error), url=original) from exc
-            raise ConnectionFailed(f"DNS lookup failed: {exc.os_error}", url=original) from exc
+            raise ConnectionFailed(f"DNS lookup failed: {exc.os_error}", url=original, kind="dns") from exc
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise ConnectionFailed(f"TLS failed: {exc}", url=original, kind="tls") from exc
         except aiohttp.InvalidURL as exc:
             raise UnsupportedContent(f"invalid URL: {exc}", url=original) from exc
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
@@ -183,11 +187,29 @@ class HttpClient:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}", url=original) from exc
 
 
-def _raise_for_status(status: int, url: str) -> None:
+def _raise_for_status(status: int, url: str, retry_after: str | None = None) -> None:
+    wait = seconds_until(retry_after)
     if status >= 500 or status == 429:
-        raise ServerError(f"HTTP {status}", url=url, status=status)
+        raise ServerError(f"HTTP {status}", url=url, status=status, retry_after=wait)
     if status >= 400:
-        raise ClientError(f"HTTP {status}", url=url, status=status)
+        raise ClientError(f"HTTP {status}", url=url, status=status, retry_after=wait)
+
+
+def seconds_until(value: str | None) -> float | None:
+    """Seconds from now named by an HTTP delay: delta-seconds or an HTTP-date (Retry-After,
+    Expires). None when absent or unreadable; never negative."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:

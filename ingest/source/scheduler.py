@@ -1,4 +1,12 @@
-"""When to poll each feed next: its interval, backed off after failures, with jitter, clamped."""
+"""When to poll each feed next.
+
+Policy as data: next check = the feed's interval (its own, else the default), scaled by how often
+its recent polls brought new entries (shorter for busy feeds, longer for quiet ones), never sooner
+than the feed itself asks (Cache-Control, Expires, RSS ttl, sy:updatePeriod, Retry-After), doubled
+per consecutive failure, clamped between the minimum and the maximum, and spread by jitter so feeds
+do not poll in step. A feed is never given up: a failing one is polled at the maximum interval, and
+a 410 Gone one too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,9 @@ import time
 from ingest.config import FeedConfig, SchedulerSettings
 
 MAX_BACKOFF_EXPONENT = 10
+# How much one poll moves a feed's rate factor, and the factor's bounds.
+BUSIER, QUIETER = 0.8, 1.25
+FACTOR_MIN, FACTOR_MAX = 0.25, 4.0
 
 
 class Scheduler:
@@ -18,21 +29,26 @@ class Scheduler:
         self._settings = settings
         self._feeds = feeds
         self._rng = random.Random()
+        self._factor = [1.0] * len(feeds)
         now = time.monotonic()
         # Spread the first polls a little so a large list does not start in one burst.
-        self._heap = [(now + self._rng.uniform(0, min(1.0, settings.jitter)), i) for i in range(len(feeds))]
+        spread = min(1.0, settings.jitter)
+        self.due_at = [now + self._rng.uniform(0, spread) for _ in feeds]
+        self._heap = [(due, i) for i, due in enumerate(self.due_at)]
         heapq.heapify(self._heap)
 
-    def interval(self, feed: FeedConfig, consecutive_errors: int) -> float:
+    def _clamp(self, seconds: float) -> float:
+        return min(max(seconds, self._settings.min_interval_s), self._settings.max_interval_s)
+
+    def interval(self, feed: FeedConfig, consecutive_errors: int, factor: float = 1.0) -> float:
         s = self._settings
-        base = feed.interval or s.default_interval_s
+        base = (feed.interval or s.default_interval_s) * factor
         if consecutive_errors:
             base *= 2 ** min(consecutive_errors, MAX_BACKOFF_EXPONENT)
         # Clamp, jitter, clamp again: never outside the bounds, yet feeds held at the maximum
         # still spread out instead of polling in step.
-        base = min(max(base, s.min_interval_s), s.max_interval_s)
-        jittered = base * (1 + self._rng.uniform(-s.jitter, s.jitter))
-        return min(max(jittered, s.min_interval_s), s.max_interval_s)
+        jittered = self._clamp(base) * (1 + self._rng.uniform(-s.jitter, s.jitter))
+        return self._clamp(jittered)
 
     def next_due_in(self, now: float) -> float | None:
         return max(0.0, self._heap[0][0] - now) if self._heap else None
@@ -44,8 +60,32 @@ class Scheduler:
             ready.append((index, self._feeds[index]))
         return ready
 
-    def done(self, index: int, consecutive_errors: int, now: float, *, backlog: bool = False) -> None:
-        """Schedule the feed's next poll: soon when it left a backlog of new entries."""
+    def done(
+        self,
+        index: int,
+        consecutive_errors: int,
+        now: float,
+        *,
+        backlog: bool = False,
+        new_entries: int | None = None,
+        hint_s: float | None = None,
+        retry_after: float | None = None,
+        gone: bool = False,
+    ) -> float:
+        """Schedule the feed's next poll after one that just ended; returns the delay chosen."""
         feed = self._feeds[index]
-        delay = self._settings.min_interval_s if backlog else self.interval(feed, consecutive_errors)
+        if backlog:
+            delay = self._settings.min_interval_s  # more new entries are waiting
+        elif gone:
+            delay = self._settings.max_interval_s
+        else:
+            if new_entries is not None and not consecutive_errors:
+                moved = self._factor[index] * (BUSIER if new_entries else QUIETER)
+                self._factor[index] = min(max(moved, FACTOR_MIN), FACTOR_MAX)
+            delay = self.interval(feed, consecutive_errors, self._factor[index])
+            asked = max(hint_s or 0.0, retry_after or 0.0)
+            if asked > delay:
+                delay = self._clamp(asked)
+        self.due_at[index] = now + delay
         heapq.heappush(self._heap, (now + delay, index))
+        return delay

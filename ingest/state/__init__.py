@@ -3,10 +3,10 @@
 Everything here advances only after Kafka acknowledged (see ``ingest.pipeline``).
 """
 
-from ingest.state.base import FeedState, FingerprintRow, StateStore
+from ingest.state.base import FEED_HEALTH, FeedState, FingerprintRow, StateStore
 from ingest.state.sqlite import SqliteStateStore
 
-__all__ = ["FeedState", "FingerprintRow", "SqliteStateStore", "StateStore", "open_state"]
+__all__ = ["FEED_HEALTH", "FeedState", "FingerprintRow", "SqliteStateStore", "StateStore", "open_state"]
 
 
 def open_state(url: str) -> StateStore:

@@ -15,15 +15,34 @@ FingerprintRow = tuple[str, str, int, float]
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
-    """What we remember about one feed between polls."""
+    """What we remember about one feed between polls (also its health, served at /feeds)."""
 
     url: str
     validators: Validators = field(default_factory=Validators)
     last_polled_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: str | None = None
+    last_error_reason: str | None = None
     consecutive_errors: int = 0
     entries_seen: int = 0
+    new_entries: int = 0  # in the last successful poll
+    last_status: int | None = None  # HTTP status of the last poll
+    body_hash: str | None = None  # of the last document fully processed: an equal body is skipped
+    last_full_at: datetime | None = None  # last unconditional fetch (validators can lie)
+    gone: bool = False  # the feed answered 410 Gone: polled at the longest interval
+
+    @property
+    def health(self) -> str:
+        """ok, backing_off (a few failures), failing (many), or gone."""
+        if self.gone:
+            return "gone"
+        if self.consecutive_errors >= FAILING_AFTER:
+            return "failing"
+        return "backing_off" if self.consecutive_errors else "ok"
+
+
+FEED_HEALTH = ("ok", "backing_off", "failing", "gone")
+FAILING_AFTER = 5
 
 
 class StateStore(Protocol):
@@ -53,5 +72,9 @@ class StateStore(Protocol):
     async def feed_state(self, url: str) -> FeedState: ...
 
     async def save_feed_state(self, state: FeedState) -> None: ...
+
+    async def feed_states(self) -> list[FeedState]:
+        """Every feed's state, for the status page."""
+        ...
 
     async def close(self) -> None: ...

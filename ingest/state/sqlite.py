@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import FatalError
 from ingest.models import Validators
@@ -28,26 +31,32 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     published REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fingerprints_published ON fingerprints (published);
-CREATE TABLE IF NOT EXISTS feeds (
+CREATE TABLE IF NOT EXISTS feed_state (
     url TEXT PRIMARY KEY,
-    etag TEXT,
-    last_modified TEXT,
-    last_polled_at TEXT,
-    last_success_at TEXT,
-    last_error TEXT,
-    consecutive_errors INTEGER NOT NULL DEFAULT 0,
-    entries_seen INTEGER NOT NULL DEFAULT 0
-);
+    data TEXT NOT NULL
+) WITHOUT ROWID;
 """
 _BATCH = 500
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_TIMES = ("last_polled_at", "last_success_at", "last_full_at")
 
 
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _feed_data(state: FeedState) -> dict[str, Any]:
+    data = {f.name: getattr(state, f.name) for f in fields(FeedState) if f.name != "url"}
+    data["validators"] = {"etag": state.validators.etag, "last_modified": state.validators.last_modified}
+    for name in _TIMES:
+        data[name] = data[name].isoformat() if data[name] else None
+    return data
+
+
+def _feed_state(url: str, data: dict[str, Any]) -> FeedState:
+    known = {f.name for f in fields(FeedState)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["validators"] = Validators(**values.get("validators", {}))
+    for name in _TIMES:
+        values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
+    return FeedState(url=url, **values)
 
 
 class SqliteStateStore:
@@ -111,41 +120,18 @@ class SqliteStateStore:
         return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows]
 
     async def feed_state(self, url: str) -> FeedState:
-        row = self._db.execute(
-            "SELECT etag, last_modified, last_polled_at, last_success_at, last_error,"
-            " consecutive_errors, entries_seen FROM feeds WHERE url = ?",
-            (url,),
-        ).fetchone()
-        if row is None:
-            return FeedState(url=url)
-        return FeedState(
-            url=url,
-            validators=Validators(etag=row[0], last_modified=row[1]),
-            last_polled_at=_dt(row[2]),
-            last_success_at=_dt(row[3]),
-            last_error=row[4],
-            consecutive_errors=row[5],
-            entries_seen=row[6],
-        )
+        row = self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
+        return _feed_state(url, json.loads(row[0])) if row else FeedState(url=url)
+
+    async def feed_states(self) -> list[FeedState]:
+        rows = self._db.execute("SELECT url, data FROM feed_state ORDER BY url")
+        return [_feed_state(url, json.loads(data)) for url, data in rows]
 
     async def save_feed_state(self, state: FeedState) -> None:
         self._db.execute(
-            "INSERT INTO feeds (url, etag, last_modified, last_polled_at, last_success_at,"
-            " last_error, consecutive_errors, entries_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(url) DO UPDATE SET etag=excluded.etag,"
-            " last_modified=excluded.last_modified, last_polled_at=excluded.last_polled_at,"
-            " last_success_at=excluded.last_success_at, last_error=excluded.last_error,"
-            " consecutive_errors=excluded.consecutive_errors, entries_seen=excluded.entries_seen",
-            (
-                state.url,
-                state.validators.etag,
-                state.validators.last_modified,
-                _ts(state.last_polled_at),
-                _ts(state.last_success_at),
-                state.last_error,
-                state.consecutive_errors,
-                state.entries_seen,
-            ),
+            "INSERT INTO feed_state (url, data) VALUES (?, ?)"
+            " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
+            (state.url, json.dumps(_feed_data(state))),
         )
 
     async def close(self) -> None:

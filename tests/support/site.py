@@ -38,6 +38,10 @@ class Site:
         self.raw: dict[str, Raw] = {}
         # Latency per page: paths ending in ".html" wait this long before the answer.
         self.page_delay_s = 0.0
+        self.etags = True  # answer conditional GETs; False: a server without validators
+        self.active = 0  # requests being answered now, and the most at once
+        self.max_active = 0
+        self._lock = threading.Lock()
         self.routes: dict[str, Route] = {
             "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
         }
@@ -72,6 +76,16 @@ class Site:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 site.requests.append(path)
+                with site._lock:
+                    site.active += 1
+                    site.max_active = max(site.max_active, site.active)
+                try:
+                    self._answer(path)
+                finally:
+                    with site._lock:
+                        site.active -= 1
+
+            def _answer(self, path: str) -> None:
                 if path in site.raw:
                     with contextlib.suppress(OSError):  # the client gave up, as it should
                         site.raw[path](self)
@@ -81,7 +95,7 @@ class Site:
                 if site.page_delay_s and path.endswith(".html"):
                     time.sleep(site.page_delay_s)
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if status == 200 and self.headers.get("If-None-Match") == etag:
+                if site.etags and status == 200 and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.send_header("Content-Length", "0")
@@ -90,7 +104,7 @@ class Site:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if status == 200:
+                if site.etags and status == 200:
                     self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -130,3 +130,39 @@ def test_no_feeds() -> None:
     s = scheduler(feeds=())
     assert s.next_due_in(time.monotonic()) is None
     assert s.due(time.monotonic() + 100) == []
+
+
+def test_the_feed_asking_for_less_is_honoured_but_capped() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    assert s.done(0, 0, now, hint_s=600) == 600  # Cache-Control / ttl longer than the interval
+    assert s.done(0, 0, now, hint_s=5) == 100  # a shorter hint never speeds polls up
+    assert s.done(1, 1, now, retry_after=10_000) == 1000  # Retry-After, capped at the maximum
+    assert s.done(2, 0, now, gone=True) == 1000  # 410 Gone: the longest interval, never dropped
+
+
+def test_busy_feeds_are_polled_more_often_and_quiet_ones_less() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    busy = [s.done(0, 0, now, new_entries=2) for _ in range(4)]
+    quiet = [s.done(3, 0, now, new_entries=0) for _ in range(4)]
+    assert busy == sorted(busy, reverse=True)
+    assert busy[-1] < 100
+    assert quiet == sorted(quiet)
+    assert quiet[-1] == 1000  # 1000 s was already the feed's own interval: clamped to the maximum
+    many = [s.done(0, 0, now, new_entries=1) for _ in range(50)]
+    assert min(many) >= 10  # never below the minimum
+
+
+def test_a_backlog_brings_the_next_poll_forward() -> None:
+    s = scheduler()
+    assert s.done(0, 0, time.monotonic(), backlog=True) == 10
+
+
+def test_failures_back_off_up_to_the_cap_and_success_resets() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    delays = [s.done(0, errors, now) for errors in range(1, 8)]
+    assert delays == sorted(delays)
+    assert delays[-1] == 1000
+    assert s.done(0, 0, now) == 100

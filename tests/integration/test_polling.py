@@ -1,0 +1,122 @@
+"""The polling engine as a service: health at /feeds, recovery, politeness, unchanged bodies."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.corpus import feed_xml, serve_generated
+from tests.support.deploy import Deploy, Deployment
+from tests.support.kafka import wait_for_records
+from tests.support.site import Site
+
+QUICK = {"min_interval_s": 0.3, "default_interval_s": 0.5, "max_interval_s": 2, "jitter": 0}
+RSS = {"Content-Type": "application/rss+xml"}
+
+
+def _feeds(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    status, body = deployment.get("/feeds")
+    assert status == 200
+    return {f["url"]: f for f in json.loads(body)["feeds"]}
+
+
+def _wait(condition: Any, limit_s: float = 30) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition never held")
+
+
+def _metric(deployment: Deployment, line_start: str) -> float:
+    _, body = deployment.get("/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no metric {line_start}")
+
+
+def test_a_failing_feed_backs_off_keeps_being_retried_and_recovers(
+    deploy: Deploy, site: Site, tmp_path: Path
+) -> None:
+    serve_generated(site, 3)
+    good = site.routes["/gen/feed.rss"]
+    site.routes["/gen/feed.rss"] = (503, {"Content-Type": "text/plain"}, b"down for maintenance")
+    deployment = deploy(["/gen/feed.rss"], scheduler=QUICK)
+    process = deployment.start(tmp_path / "service.log")
+    try:
+        deployment.wait_status("/readyz", 200, process)
+        url = site.url("/gen/feed.rss")
+        _wait(lambda: _feeds(deployment)[url]["consecutive_errors"] >= 3)
+        failing = _feeds(deployment)[url]
+        assert failing["state"] == "backing_off"
+        assert failing["last_error_reason"] == "http_5xx"
+        assert failing["last_status"] == 503
+        assert failing["next_check_at"] is not None
+        assert _metric(deployment, 'ingest_feeds{state="backing_off"}') == 1
+        # Intervals grow (0.5 s doubled per failure, up to the 2 s maximum), yet polls go on.
+        polls = site.requests.count("/gen/feed.rss")
+        time.sleep(4)
+        assert site.requests.count("/gen/feed.rss") > polls
+        site.routes["/gen/feed.rss"] = good  # the feed comes back
+        records = wait_for_records(deployment.bootstrap, deployment.topic, 3)
+        assert len({r.key for r in records}) == 3
+        _wait(lambda: _feeds(deployment)[url]["state"] == "ok")
+        assert _metric(deployment, 'ingest_feeds{state="ok"}') == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0
+
+
+def test_a_feed_that_asks_for_less_is_polled_less(deploy: Deploy, site: Site, tmp_path: Path) -> None:
+    empty = feed_xml(site, range(0))
+    site.routes["/eager.rss"] = (200, RSS, empty)
+    site.routes["/relaxed.rss"] = (200, {**RSS, "Cache-Control": "max-age=600"}, empty)
+    ttl = empty.replace(b"<title>Generated</title>", b"<title>Generated</title><ttl>10</ttl>")
+    site.routes["/ttl.rss"] = (200, RSS, ttl)
+    site.routes["/retry.rss"] = (429, {"Retry-After": "600", "Content-Type": "text/plain"}, b"slow down")
+    site.etags = False
+    deployment = deploy(
+        ["/eager.rss", "/relaxed.rss", "/ttl.rss", "/retry.rss"],
+        scheduler={**QUICK, "max_interval_s": 3600},
+    )
+    process = deployment.start(tmp_path / "service.log")
+    try:
+        deployment.wait_status("/readyz", 200, process)
+        time.sleep(5)
+        counts = {
+            path: site.requests.count(path)
+            for path in ("/eager.rss", "/relaxed.rss", "/ttl.rss", "/retry.rss")
+        }
+        assert counts["/eager.rss"] >= 4
+        assert counts["/relaxed.rss"] == 1
+        assert counts["/ttl.rss"] == 1
+        assert counts["/retry.rss"] == 1
+        # Without validators the same body came back each time: recognised, not parsed again.
+        assert _metric(deployment, 'ingest_feed_polls_total{result="unchanged"}') >= 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0
+
+
+def test_two_feeds_on_one_host_never_exceed_the_per_host_limit(deploy: Deploy, site: Site) -> None:
+    serve_generated(site, 40)
+    site.page_delay_s = 0.1
+    first, second = feed_xml(site, range(0, 20)), feed_xml(site, range(20, 40))
+    site.routes["/first.rss"] = (200, RSS, first)
+    site.routes["/second.rss"] = (200, RSS, second)
+    deployment = deploy(
+        ["/first.rss", "/second.rss"],
+        http={"allow_private_networks": ["127.0.0.1/32"], "retries": 0, "max_connections_per_host": 2},
+        pipeline={"max_articles_in_flight": 32},
+    )
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "published=40" in result.stderr
+    assert site.max_active <= 2
