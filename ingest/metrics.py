@@ -70,6 +70,12 @@ class Metrics:
         self.feed_poll_errors = Counter(
             "ingest_feed_poll_errors_total", "Failed feed polls, by reason.", ["reason"], registry=r
         )
+        self.poll_lag = Histogram(
+            "ingest_feed_poll_lag_seconds",
+            "How late polls start after their scheduled time.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
         self.feed_entries = Counter("ingest_feed_entries_total", "Entries found in polled feeds.", registry=r)
         self.feeds_by_state = Gauge(
             "ingest_feeds",

@@ -195,6 +195,7 @@ class Service:
         async def one(index: int, feed: FeedConfig) -> PollReport:
             try:
                 async with room:
+                    self.metrics.poll_lag.observe(max(0.0, time.monotonic() - scheduler.due_at[index]))
                     report = await pipeline.poll(feed)
             except FatalError:
                 raise

@@ -1,24 +1,36 @@
-"""Feed documents (RSS 0.9x/1.0/2.0, Atom) to typed entries, through feedparser, from bytes only.
+"""Feed documents to typed entries, from bytes only: the format is sniffed, the Content-Type is a hint.
 
-Runs in a worker process (see ``ingest.pipeline``): a pure function of its arguments.
+- RSS 0.9x/1.0/2.0 and Atom through feedparser;
+- JSON Feed 1.0/1.1 (``ingest.source.jsonfeed``);
+- Google News and plain sitemaps (``ingest.source.sitemap``), gzip-compressed or not; a sitemap index
+  raises ``SitemapIndex`` with its child sitemaps;
+- an HTML page raises ``ParseError`` ``html_not_feed``, anything else that yields no feed ``not_a_feed``.
+
+Every format gives the same ``FeedEntry`` by the same rules (``ingest.source.entries``). Runs in a
+worker process (see ``ingest.pipeline``): a pure function of its arguments.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from ingest.errors import ParseError
 from ingest.models import FeedEntry
+from ingest.source.entries import http_link, identity, parse_error, plausible, unique_lines
+from ingest.source.jsonfeed import parse_json_feed
+from ingest.source.sitemap import SitemapIndex, gunzip, parse_sitemap, sitemap_children
+from ingest.source.sniff import FeedKind, sniff
 from ingest.text import clean_line, html_to_text
-from ingest.urls import canonicalize
 
-FUTURE_TOLERANCE = timedelta(days=1)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_EMBEDDED_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]")
 
 
 def _datetime(value: Any, now: datetime) -> datetime | None:
@@ -28,32 +40,18 @@ def _datetime(value: Any, now: datetime) -> datetime | None:
         moment = datetime(*value[:6], tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
-    if moment > now + FUTURE_TOLERANCE or moment.year < 1990:
-        return None
-    return moment
-
-
-def _http_link(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    link = value.strip()
-    try:
-        canonicalize(link)
-    except ValueError:
-        return None
-    return link
+    return plausible(moment, now)
 
 
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     names = [a.get("name", "") for a in entry.get("authors", []) if isinstance(a, Mapping)]
     if not any(names) and isinstance(entry.get("author"), str):
         names = [entry["author"]]
-    return tuple(dict.fromkeys(n for n in (clean_line(x) for x in names if x) if n))
+    return unique_lines(names)
 
 
 def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    terms = (t.get("term") or t.get("label") or "" for t in entry.get("tags", []) or [])
-    return tuple(dict.fromkeys(clean_line(t) for t in terms if t and clean_line(t)))
+    return unique_lines(t.get("term") or t.get("label") or "" for t in entry.get("tags", []) or [])
 
 
 def _content(entry: Mapping[str, Any]) -> str | None:
@@ -69,17 +67,14 @@ def _entry(
     feed_tags: tuple[str, ...],
     now: datetime,
 ) -> FeedEntry | None:
-    link = _http_link(raw.get("link"))
+    link = http_link(raw.get("link"))
     guid = raw.get("id") if isinstance(raw.get("id"), str) and raw.get("id") else None
     if link is None and guid is not None:
-        link = _http_link(guid) if raw.get("guidislink") else None
-    canonical = canonicalize(link) if link else None
-    if canonical:
-        key = canonical
-    elif guid:
-        key = f"guid:{canonicalize(feed_url)}#{guid.strip()}"
-    else:
+        link = http_link(guid) if raw.get("guidislink") else None
+    ident = identity(link, guid, feed_url)
+    if ident is None:
         return None
+    key, canonical = ident
     summary = html_to_text(raw.get("summary") or "") or None
     # Only a stated update time: feedparser's ``updated_parsed`` falls back to the publication time.
     updated = raw.get("updated_parsed") if "updated_parsed" in raw else None
@@ -103,6 +98,59 @@ def _entry(
     )
 
 
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _html_not_feed(feed_url: str) -> ParseError:
+    return parse_error(
+        "html_not_feed",
+        "not a feed: the URL is a web page (HTML); feed discovery can find the feeds it links to",
+        url=feed_url,
+    )
+
+
+def _feedparser_content_type(content_type: str | None, kind: FeedKind) -> str:
+    """The Content-Type feedparser is told. A header that contradicts the sniffed XML feed is replaced
+    by ``application/xml`` (its charset kept): feedparser would otherwise read the feed as non-XML."""
+    if not content_type:
+        return "application/xml"
+    if kind not in ("rss", "atom", "rdf") or _media_type(content_type).endswith("xml"):
+        return content_type
+    _, _, params = content_type.partition(";")
+    return f"application/xml;{params}" if "charset" in params.lower() else "application/xml"
+
+
+def _parse_with_feedparser(
+    body: bytes,
+    *,
+    kind: FeedKind,
+    feed_url: str,
+    base_url: str,
+    content_type: str | None,
+    max_entries: int,
+    feed_tags: tuple[str, ...],
+) -> tuple[FeedEntry, ...]:
+    """RSS, RDF and Atom, a feed wrapped in an HTML page, and what the sniffer could not name. The
+    document is handed over as a stream so feedparser can never treat it as a path or URL."""
+    headers = {"content-location": base_url, "content-type": _feedparser_content_type(content_type, kind)}
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
+        )
+    except Exception as exc:  # feedparser's own bugs on malformed documents (e.g. KeyError)
+        raise ParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=feed_url) from exc
+    if not parsed.get("version") and not parsed.entries:
+        if kind == "html" or (kind == "unknown" and _media_type(content_type) in _HTML_TYPES):
+            raise _html_not_feed(feed_url)
+        why = parsed.get("bozo_exception")
+        raise parse_error("not_a_feed", f"not a feed: {why or 'no feed elements found'}", url=feed_url)
+    feed = parsed.get("feed", {})
+    now = datetime.now(UTC)
+    entries = (_entry(raw, feed_url, feed, feed_tags, now) for raw in parsed.entries[: max(max_entries, 0)])
+    return tuple(e for e in entries if e is not None)
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -114,20 +162,38 @@ def parse_feed(
 ) -> tuple[FeedEntry, ...]:
     """Parse a feed document into entries. Raises ``ParseError`` for what is not a feed.
 
-    The document is handed over as a stream so feedparser can never treat it as a path or URL.
-    Entries without an http(s) link or a GUID are skipped.
+    The format is sniffed from the bytes (gzip-compressed bodies are decompressed first, up to 50 MB);
+    ``content_type`` only breaks ties. Entries without an http(s) link or a GUID are skipped; at most
+    ``max_entries`` items of the document are read. ``ParseError.reason`` says why a document was
+    refused: ``html_not_feed``, ``not_a_feed``, ``invalid_json``, ``invalid_feed``, ``invalid_xml``,
+    ``too_large``, ``invalid_gzip``, ``parse_error`` (feedparser failed), or ``sitemap_index``: a
+    ``SitemapIndex`` whose ``children`` are the sitemaps it lists.
     """
-    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-    try:
-        parsed = feedparser.parse(
-            io.BytesIO(body), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
+    body = gunzip(body, url=feed_url)
+    kind = sniff(body, content_type)
+    if kind == "html" and not _EMBEDDED_FEED.search(body):
+        raise _html_not_feed(feed_url)  # else a feed wrapped in an (X)HTML page, seen in the wild
+    if kind == "jsonfeed":
+        return parse_json_feed(
+            body, feed_url=feed_url, base_url=base_url, max_entries=max_entries, feed_tags=feed_tags
         )
-    except Exception as exc:  # feedparser's own bugs on malformed documents (e.g. KeyError)
-        raise ParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=feed_url) from exc
-    if not parsed.get("version") and not parsed.entries:
-        why = parsed.get("bozo_exception")
-        raise ParseError(f"not a feed: {why or 'no feed elements found'}", url=feed_url)
-    feed = parsed.get("feed", {})
-    now = datetime.now(UTC)
-    entries = (_entry(raw, feed_url, feed, feed_tags, now) for raw in parsed.entries[:max_entries])
-    return tuple(e for e in entries if e is not None)
+    if kind == "sitemap":
+        return parse_sitemap(
+            body, feed_url=feed_url, base_url=base_url, max_entries=max_entries, feed_tags=feed_tags
+        )
+    if kind == "sitemapindex":
+        children = sitemap_children(body, url=feed_url)
+        raise SitemapIndex(
+            f"a sitemap index listing {len(children)} sitemaps, not a feed of articles",
+            url=feed_url,
+            children=children,
+        )
+    return _parse_with_feedparser(
+        body,
+        kind=kind,
+        feed_url=feed_url,
+        base_url=base_url,
+        content_type=content_type,
+        max_entries=max_entries,
+        feed_tags=feed_tags,
+    )

@@ -17,6 +17,7 @@ import time
 from ingest.config import FeedConfig, SchedulerSettings
 
 MAX_BACKOFF_EXPONENT = 10
+STARTUP_RATE = 200.0
 # How much one poll moves a feed's rate factor, and the factor's bounds.
 BUSIER, QUIETER = 0.8, 1.25
 FACTOR_MIN, FACTOR_MAX = 0.25, 4.0
@@ -31,8 +32,10 @@ class Scheduler:
         self._rng = random.Random()
         self._factor = [1.0] * len(feeds)
         now = time.monotonic()
-        # Spread the first polls a little so a large list does not start in one burst.
-        spread = min(1.0, settings.jitter)
+        # Spread the first polls so a large list does not start in one burst: at most
+        # STARTUP_RATE first polls per second, and never beyond one default interval.
+        burst = len(feeds) / STARTUP_RATE if len(feeds) > STARTUP_RATE else 0.0
+        spread = min(settings.default_interval_s, max(min(1.0, settings.jitter), burst))
         self.due_at = [now + self._rng.uniform(0, spread) for _ in feeds]
         self._heap = [(due, i) for i, due in enumerate(self.due_at)]
         heapq.heapify(self._heap)

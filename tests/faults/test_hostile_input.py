@@ -140,7 +140,7 @@ def test_broken_feeds_are_counted_and_do_not_stop_the_others(deploy: Deploy, sit
     assert result.returncode == 0, result.stderr
     paths = {a.url.removeprefix(site.base) for a in _articles(deployment, deployment.topic) if a.url}
     assert {"/articles/harbour-strike.html", "/articles/tram-line.html"} <= paths
-    assert result.stderr.count("poll of " + site.url("/bad/html.rss") + " failed (parse_error)") == 1
+    assert result.stderr.count("poll of " + site.url("/bad/html.rss") + " failed (html_not_feed)") == 1
     bodies = " ".join(a.body for a in _articles(deployment, deployment.topic))
     assert "is what it says" in bodies  # the entry was read...
     assert "root:x:0:0" not in bodies  # ...and the external entity was not

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import gzip
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 from ingest.errors import ParseError
 from ingest.models import FeedEntry
 from ingest.source.parser import parse_feed
+from ingest.source.sitemap import MAX_DECOMPRESSED_BYTES, SitemapIndex
 from ingest.text import html_to_text
 from tests.unit.factories import DATA
 
@@ -160,21 +164,148 @@ def test_latin1_feed_served_with_a_wrong_charset_header_is_still_text() -> None:
     assert entries[0].title == "Café Müller am Hafen schließt nach 90 Jahren"
 
 
-def test_html_page_is_not_a_feed() -> None:
-    with pytest.raises(ParseError, match="not a feed") as caught:
-        parse_file("not-a-feed.html", "https://news.example.org/about", "text/html")
-    assert caught.value.reason == "parse_error"
+@pytest.mark.parametrize("content_type", ["text/html", "application/rss+xml", None])
+def test_html_page_is_not_a_feed(content_type: str | None) -> None:
+    with pytest.raises(ParseError, match=r"web page .*discovery can find the feeds") as caught:
+        parse_file("not-a-feed.html", "https://news.example.org/about", content_type)
+    assert caught.value.reason == "html_not_feed"
     assert caught.value.url == "https://news.example.org/about"
+
+
+def test_a_feed_wrapped_in_an_html_page_is_still_read() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd">'
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><body><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>Wrapped</title><entry><id>urn:a</id><link href='https://f.example/a'/></entry></feed>"
+        b"</body></html>"
+    )
+    (entry,) = parse(body)
+    assert entry.key == "https://f.example/a"
+    with pytest.raises(ParseError) as caught:
+        parse(b"<!DOCTYPE html><html><body><rss>not really</rss></body></html>")
+    assert caught.value.reason == "html_not_feed"
+
+
+def test_markup_without_feed_elements_served_as_html_is_a_web_page() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(b"<div><p>Hello</p></div>", content_type="text/html; charset=utf-8")
+    assert caught.value.reason == "html_not_feed"
 
 
 def test_empty_feed_has_no_entries() -> None:
     assert parse_file("empty.rss", "https://news.example.org/corrections/rss.xml") == ()
 
 
-@pytest.mark.parametrize("body", [b"", b"   ", b"just some text", b"\x00\x01\x02", b'{"items": []}'])
+@pytest.mark.parametrize("body", [b"", b"   ", b"just some text", b"\x00\x01\x02", b'{"items": []}', b"[]"])
 def test_what_is_not_a_feed_raises(body: bytes) -> None:
-    with pytest.raises(ParseError):
+    with pytest.raises(ParseError, match="not a feed") as caught:
         parse(body)
+    assert caught.value.reason == "not_a_feed"
+
+
+# -- other formats, chosen by the bytes ----------------------------------------------------------
+
+
+def test_json_feed() -> None:
+    entries = parse_file(
+        "jsonfeed11.json", "https://news.example.org/science/feed.json", "application/feed+json"
+    )
+    assert [e.key for e in entries] == [
+        "https://news.example.org/science/aurora-forecast",
+        "https://news.example.org/science/wissenschaftsnacht",
+        "https://news.example.org/science/time-capsule",
+    ]
+
+
+def test_json_feed_bounds_and_tags() -> None:
+    body = (FEEDS / "jsonfeed10.json").read_bytes()
+    entries = parse(body, max_entries=2, feed_tags=("local",))
+    assert [e.guid for e in entries] == ["3101", "exn-local-3102"]
+    assert all(e.feed_tags == ("local",) for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', None, "invalid_feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', None, "invalid_json"),
+        (b'{"items": []}', "application/feed+json", "not_a_feed"),
+    ],
+)
+def test_broken_json_feeds(body: bytes, content_type: str | None, reason: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(body, content_type=content_type)
+    assert caught.value.reason == reason
+
+
+def test_google_news_sitemap() -> None:
+    entries = parse_file("news-sitemap.xml", "https://news.example.org/sitemaps/news.xml", "text/xml")
+    assert [e.title for e in entries] == [
+        "Port authority approves €2bn container terminal expansion",
+        "Stadtfest: Straßen am Wochenende gesperrt",
+        "Late goal settles the city derby & keeps title race open",
+    ]
+    assert entries[0].published_at == utc(2026, 3, 10, 10, 30)
+
+
+def test_gzipped_sitemap_served_as_a_binary_download() -> None:
+    body = gzip.compress((FEEDS / "sitemap.xml").read_bytes())
+    entries = parse(body, content_type="application/x-gzip", max_entries=2)
+    assert [e.key for e in entries] == [
+        "https://news.example.org/",
+        "https://news.example.org/world/harbour-strike-ends",
+    ]
+
+
+def test_gzip_bomb_is_refused() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(gzip.compress(b" " * (MAX_DECOMPRESSED_BYTES + 1)))
+    assert caught.value.reason == "too_large"
+
+
+def test_sitemap_index_raises_with_its_children() -> None:
+    with pytest.raises(SitemapIndex) as caught:
+        parse_file("sitemap-index.xml", "https://news.example.org/sitemap.xml", "application/xml")
+    assert isinstance(caught.value, ParseError)
+    assert caught.value.reason == "sitemap_index"
+    assert caught.value.url == "https://news.example.org/sitemap.xml"
+    assert caught.value.children == (
+        "https://news.example.org/sitemaps/news.xml",
+        "https://news.example.org/sitemaps/2026-03.xml.gz",
+        "https://news.example.org/sitemaps/2026-02.xml.gz",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "first_key"),
+    [
+        ("jsonfeed10.json", "text/html", "https://news.example.org/local/bridge-repairs"),
+        ("jsonfeed11.json", "text/html; charset=utf-8", "https://news.example.org/science/aurora-forecast"),
+        ("rss20.xml", "application/json", "https://news.example.org/world/relative-item"),
+        ("rss091.xml", "application/feed+json", "https://news.example.org/local/library-exam-hours"),
+        ("atom10.xml", "text/plain", "https://news.example.org/science/glacier-retreat"),
+        ("atom10.xml", "text/html", "https://news.example.org/science/glacier-retreat"),
+        ("news-sitemap.xml", "text/html", "https://news.example.org/business/port-expansion"),
+        ("sitemap.xml", "application/json", "https://news.example.org/"),
+    ],
+)
+def test_a_lying_content_type_does_not_matter(name: str, content_type: str, first_key: str) -> None:
+    honest = parse_file(name, "https://news.example.org/feed", None)
+    lied_to = parse_file(name, "https://news.example.org/feed", content_type)
+    assert lied_to[0].key == first_key
+    assert [(e.key, e.title, e.published_at, e.summary, e.authors) for e in lied_to] == [
+        (e.key, e.title, e.published_at, e.summary, e.authors) for e in honest
+    ]
+
+
+def test_atom_served_as_text_plain_keeps_its_non_ascii_text() -> None:
+    (entry,) = parse(
+        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Ünïcödé</title>"
+        "<entry><id>urn:x</id><title>Café crème</title><link href='https://f.example/a'/></entry></feed>".encode(),
+        content_type="text/plain",
+    )
+    assert entry.title == "Café crème"
+    assert entry.feed_title == "Ünïcödé"
 
 
 # -- identity and links --------------------------------------------------------------------------
@@ -369,3 +500,24 @@ _FRAGMENTS = st.sampled_from(
 @given(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=6)), max_size=40))
 def test_feed_like_documents_give_entries_or_parse_error(parts: list[str]) -> None:
     _parse_or_parse_error("".join(parts).encode("utf-8", "surrogatepass"))
+
+
+# -- real-world feeds ----------------------------------------------------------------------------
+
+SHARED_FEEDS = Path("/work/shared/data/feeds")
+_SHARED = sorted(p for p in SHARED_FEEDS.rglob("*") if p.is_file()) if SHARED_FEEDS.is_dir() else []
+
+
+@pytest.mark.skipif(not _SHARED, reason=f"no feed corpus at {SHARED_FEEDS}")
+@pytest.mark.parametrize("path", _SHARED, ids=lambda p: str(p.relative_to(SHARED_FEEDS)))
+def test_real_world_documents_give_entries_or_parse_error(path: Path) -> None:
+    """Every document of the shared corpus parses into entries or is refused with a reason, quickly."""
+    url = f"https://feeds.example.org/{path.relative_to(SHARED_FEEDS).as_posix()}"
+    started = time.perf_counter()
+    try:
+        entries = parse(path.read_bytes(), feed_url=url, max_entries=500)
+    except ParseError:
+        entries = ()
+    assert time.perf_counter() - started < 5.0
+    assert all(isinstance(e, FeedEntry) for e in entries)
+    assert all(e.key.startswith(("http://", "https://", "guid:")) for e in entries)
