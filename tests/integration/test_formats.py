@@ -1,0 +1,81 @@
+"""Every input format end to end to Kafka: JSON Feed, Google News sitemap, OPML feed list."""
+
+from __future__ import annotations
+
+import json
+
+from ingest.models import Article
+from tests.support.deploy import Deploy
+from tests.support.kafka import read_topic
+from tests.support.site import Site
+
+PAGES = ["/articles/tram-line.html", "/articles/cup-final.html", "/articles/museum-reopens.html"]
+
+
+def _published(deployment: object, site: Site) -> dict[str, Article]:
+    records = read_topic(deployment.bootstrap, deployment.topic)  # type: ignore[attr-defined]
+    articles = (Article.model_validate_json(r.value) for r in records)
+    return {(a.url or "").removeprefix(site.base): a for a in articles}
+
+
+def test_json_feed_to_kafka(deploy: Deploy, site: Site) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Gazette JSON",
+        "home_page_url": site.base,
+        "items": [
+            {
+                "id": str(i),
+                "url": site.url(path),
+                "title": f"Item {i}",
+                "date_published": "2026-03-15T10:00:00+01:00",
+            }
+            for i, path in enumerate(PAGES)
+        ],
+    }
+    site.routes["/feed.json"] = (200, {"Content-Type": "application/feed+json"}, json.dumps(feed).encode())
+    deployment = deploy(["/feed.json"])
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    published = _published(deployment, site)
+    assert set(published) == set(PAGES)
+    assert all(a.source.feed_title == "Gazette JSON" for a in published.values())
+
+
+def test_google_news_sitemap_to_kafka(deploy: Deploy, site: Site) -> None:
+    urls = "".join(
+        f"<url><loc>{site.url(path)}</loc><news:news><news:publication><news:name>Gazette</news:name>"
+        "<news:language>en</news:language></news:publication>"
+        "<news:publication_date>2026-03-15T10:00:00+01:00</news:publication_date>"
+        f"<news:title>Story {i}</news:title></news:news></url>"
+        for i, path in enumerate(PAGES)
+    )
+    sitemap = (
+        "<?xml version='1.0' encoding='UTF-8'?>"
+        "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+        "xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>" + urls + "</urlset>"
+    )
+    # Served as text/html: the bytes, not the header, say what it is.
+    site.routes["/news-sitemap.xml"] = (200, {"Content-Type": "text/html"}, sitemap.encode())
+    deployment = deploy(["/news-sitemap.xml"])
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert set(_published(deployment, site)) == set(PAGES)
+
+
+def test_opml_feed_list_to_kafka(deploy: Deploy, site: Site, tmp_path: object) -> None:
+    from pathlib import Path
+
+    opml = (
+        "<?xml version='1.0'?><opml version='2.0'><head><title>Feeds</title></head><body>"
+        f"<outline text='Local'><outline text='Gazette' type='rss' xmlUrl='{site.url('/feeds/local.atom')}' "
+        "category='regional'/></outline></body></opml>"
+    )
+    path = Path(str(tmp_path)) / "feeds.opml"
+    path.write_text(opml)
+    deployment = deploy([], feeds_file=str(path))  # type: ignore[arg-type]
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    published = _published(deployment, site)
+    assert "/articles/tram-line.html" in published
+    assert all({"Local", "regional"} <= set(a.tags) for a in published.values())
