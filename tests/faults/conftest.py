@@ -67,15 +67,6 @@ def broker() -> Iterator[ControlledBroker]:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    running = Site().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
 def trap(site: Site) -> Iterator[Site]:
     """The same site on 127.0.0.2 (another loopback address the tests do not allow): any request it
     records is one the address guard should have refused."""

@@ -26,14 +26,5 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    running = Site().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
 def deploy(tmp_path: Path, broker: str, site: Site) -> Deploy:
     return make_deploy(tmp_path, broker, site)
