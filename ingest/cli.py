@@ -61,8 +61,12 @@ def _setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # kafka-python logs every lost connection, with tracebacks, many times a second while a broker
+    # is away. The service reports the cause itself, once ("Kafka stopped acknowledging", "no Kafka
+    # broker reachable"); the library's own account is for DEBUG only.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
