@@ -135,6 +135,32 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from ingest.net import AddressPolicy, HttpClient
+    from ingest.source.discover import feed_links
+    from ingest.source.sniff import sniff
+
+    settings = _settings(args)
+    _setup_logging("WARNING", "text")
+
+    async def find() -> list[dict[str, str | None]]:
+        http = settings.http
+        async with HttpClient(http, AddressPolicy(http.private_allowance)) as client:
+            response = await client.get(args.url, max_bytes=http.max_feed_bytes)
+        kind = sniff(response.body, response.content_type)
+        if kind != "html":
+            return [{"url": response.url, "kind": kind, "title": None}]
+        return [{"url": u, "kind": k, "title": t} for u, k, t in feed_links(response.body, response.url)]
+
+    found = asyncio.run(find())
+    for feed in found:
+        sys.stdout.write(json.dumps(feed, ensure_ascii=False) + "\n")
+    if not found:
+        print(f"no feed found at {args.url}", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_OK
+
+
 def _cmd_healthcheck(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = settings.metrics.host if settings.metrics.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
@@ -169,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = with_config(commands.add_parser("check-config", help="validate and print the settings"))
     check.set_defaults(handler=_cmd_check_config)
+
+    discover = with_config(commands.add_parser("discover", help="print the feeds a URL offers"))
+    discover.add_argument("url", help="a web page or a feed")
+    discover.set_defaults(handler=_cmd_discover)
 
     health = with_config(commands.add_parser("healthcheck", help="exit 0 if the service is healthy"))
     health.add_argument("--timeout", type=float, default=5.0)

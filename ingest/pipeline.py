@@ -30,6 +30,7 @@ from ingest.errors import (
 from ingest.metrics import Metrics
 from ingest.models import Article, Drop, Extracted, FeedEntry, FetchedPage, Validators
 from ingest.net import HttpClient
+from ingest.source.discover import feed_links
 from ingest.source.parser import parse_feed
 from ingest.source.poller import FeedResponse, poll_feed
 from ingest.stages.dedup import ALREADY_SEEN, DUPLICATE_URL, Deduplicator, fingerprint_row
@@ -244,7 +245,7 @@ class Pipeline:
                 "poll",
                 poll_feed(
                     self._http,
-                    feed.url,
+                    state.resolved_url or feed.url,
                     state.validators,
                     max_bytes=self._settings.http.max_feed_bytes,
                     conditional=conditional,
@@ -265,6 +266,12 @@ class Pipeline:
         except FatalError:
             raise
         except IngestError as exc:
+            if exc.stage == "parse" and exc.reason == "html_not_feed" and state.resolved_url is None:
+                links = feed_links(response.body, response.url)
+                if links:
+                    log.info("%s is a web page; polling the feed it announces, %s", feed.url, links[0][0])
+                    await self._save(replace(state, resolved_url=links[0][0], validators=Validators()))
+                    return await self.poll(feed)
             return await self._poll_failed(feed, state, now, exc)
         self._metrics.feed_polls.labels("modified").inc()
         self._metrics.feed_entries.inc(len(entries))

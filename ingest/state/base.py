@@ -30,6 +30,7 @@ class FeedState:
     body_hash: str | None = None  # of the last document fully processed: an equal body is skipped
     last_full_at: datetime | None = None  # last unconditional fetch (validators can lie)
     gone: bool = False  # the feed answered 410 Gone: polled at the longest interval
+    resolved_url: str | None = None  # the configured URL is a web page: the feed it announces
 
     @property
     def health(self) -> str:

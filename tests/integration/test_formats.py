@@ -79,3 +79,28 @@ def test_opml_feed_list_to_kafka(deploy: Deploy, site: Site, tmp_path: object) -
     published = _published(deployment, site)
     assert "/articles/tram-line.html" in published
     assert all({"Local", "regional"} <= set(a.tags) for a in published.values())
+
+
+def test_a_web_page_given_as_feed_is_resolved_through_its_alternate_link(deploy: Deploy, site: Site) -> None:
+    page = (
+        "<!DOCTYPE html><html><head><title>The Harbour Gazette</title>"
+        "<link rel='alternate' type='application/rss+xml' title='World' href='/feeds/world.rss'>"
+        "</head><body><h1>The Harbour Gazette</h1><p>Welcome.</p></body></html>"
+    )
+    site.routes["/index.html"] = (200, {"Content-Type": "text/html"}, page.encode())
+    deployment = deploy(["/index.html"])
+    found = deployment.run("discover", site.url("/index.html"))
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout.splitlines()[0]) == {
+        "url": site.url("/feeds/world.rss"),
+        "kind": "rss",
+        "title": "World",
+    }
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "is a web page; polling the feed it announces" in result.stderr
+    assert len(_published(deployment, site)) == 4
+    again = deployment.run("run", "--once")  # the resolved feed is remembered: a plain 304 now
+    assert again.returncode == 0, again.stderr
+    assert "is a web page" not in again.stderr
+    assert "not_modified=1" in again.stderr
