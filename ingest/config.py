@@ -163,7 +163,6 @@ class PipelineSettings(_Section):
     task_timeout_s: float = Field(default=30.0, gt=0)
     worker_memory_mb: int = Field(default=1024, ge=0)
     drain_timeout_s: float = Field(default=20.0, gt=0)
-    min_body_chars: int = Field(default=1, ge=0)
 
 
 class SchedulerSettings(_Section):

@@ -8,7 +8,7 @@ a pydantic model whose JSON Schema is committed as ``schemas/article.v1.json``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
@@ -63,18 +63,6 @@ class Validators:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedPoll:
-    """The result of polling one feed. ``entries`` is empty when the feed was not modified."""
-
-    feed_url: str
-    modified: bool
-    entries: tuple[FeedEntry, ...]
-    validators: Validators
-    feed_title: str | None = None
-    bozo_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class FetchedPage:
     """An article page as fetched, or the error that stopped the fetch (extract falls back)."""
 
@@ -115,7 +103,6 @@ class Extracted:
     method: Literal["trafilatura", "feed"]
     fallback_reason: str | None = None
     extractor_version: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class _Model(BaseModel):

@@ -51,7 +51,6 @@ class Service:
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.status_port: int | None = None
         self._publisher: Publisher | None = None
         self._status: StatusServer | None = None
         self._running = False
@@ -81,12 +80,11 @@ class Service:
                 broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port)
                 bootstrap = await asyncio.to_thread(broker.start)
                 stack.callback(broker.stop)
-            state = open_state(s.state.url)
+            state = open_state(s.state)
             stack.push_async_callback(state.close)
             status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
             await status.start()
             stack.push_async_callback(status.stop)
-            self.status_port = status.port
             publisher = Publisher(s.kafka, bootstrap, self.metrics)
             stack.push_async_callback(publisher.close)
             if not await self._connect_kafka(publisher, bootstrap, once=once, stop=stop):

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from ingest.config import DedupSettings
 from ingest.errors import TransientError
 from ingest.models import Article, Drop
-from ingest.stages.similar import NearDuplicateIndex
+from ingest.stages.similar import NearDuplicateIndex, signed
 from ingest.state import FingerprintRow, StateStore
 
 DUPLICATE_URL = Drop("duplicate_url")
@@ -29,7 +29,6 @@ NEAR_DUPLICATE = Drop("near_duplicate")
 ALREADY_SEEN = Drop("already_seen")
 # Bodies shorter than this (teasers, "read more" stubs) are too generic to identify an article.
 MIN_WORDS_FOR_CONTENT_DEDUP = 25
-_SIGN = 1 << 63
 
 
 class Claim:
@@ -73,8 +72,7 @@ def published_time(article: Article) -> float:
 
 def fingerprint_row(article: Article) -> FingerprintRow:
     """The row the state store keeps for an article's fingerprint (signed 64-bit, for SQLite)."""
-    fp = int(article.fingerprint, 16)
-    return (article.id, article.story_id, fp - (1 << 64) if fp & _SIGN else fp, published_time(article))
+    return (article.id, article.story_id, signed(int(article.fingerprint, 16)), published_time(article))
 
 
 class Deduplicator:

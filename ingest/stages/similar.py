@@ -137,6 +137,11 @@ def _has_digit(shingle: bytes) -> bool:
     return _DIGIT.search(shingle) is not None
 
 
+def signed(fp: int) -> int:
+    """A 64-bit fingerprint as a signed 64-bit integer (two's complement), as SQLite stores it."""
+    return fp - (1 << BITS) if fp & _SIGN else fp
+
+
 def hamming(a: int, b: int) -> int:
     """The number of bits in which two fingerprints differ."""
     return (a ^ b).bit_count()
@@ -265,7 +270,7 @@ class NearDuplicateIndex:
             (
                 e.article_id,
                 e.story_id,
-                e.fingerprint - (1 << BITS) if e.fingerprint & _SIGN else e.fingerprint,
+                signed(e.fingerprint),
                 e.published,
             )
             for e in entries

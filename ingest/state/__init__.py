@@ -3,12 +3,13 @@
 Everything here advances only after Kafka acknowledged (see ``ingest.pipeline``).
 """
 
+from ingest.config import StateSettings
 from ingest.state.base import FEED_HEALTH, FeedState, FingerprintRow, StateStore
 from ingest.state.sqlite import SqliteStateStore
 
 __all__ = ["FEED_HEALTH", "FeedState", "FingerprintRow", "SqliteStateStore", "StateStore", "open_state"]
 
 
-def open_state(url: str) -> StateStore:
+def open_state(settings: StateSettings) -> StateStore:
     """Open the store named by ``state.url`` (only ``sqlite:///PATH`` for now)."""
-    return SqliteStateStore(url.removeprefix("sqlite:///"))
+    return SqliteStateStore(settings.sqlite_path)

@@ -123,10 +123,6 @@ class SqliteStateStore:
         row = self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
         return _feed_state(url, json.loads(row[0])) if row else FeedState(url=url)
 
-    async def feed_states(self) -> list[FeedState]:
-        rows = self._db.execute("SELECT url, data FROM feed_state ORDER BY url")
-        return [_feed_state(url, json.loads(data)) for url, data in rows]
-
     async def save_feed_state(self, state: FeedState) -> None:
         self._db.execute(
             "INSERT INTO feed_state (url, data) VALUES (?, ?)"

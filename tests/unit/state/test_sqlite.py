@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.config import StateSettings
 from ingest.errors import FatalError
 from ingest.models import Validators
 from ingest.state import FeedState, SqliteStateStore, open_state
@@ -111,7 +112,7 @@ async def test_state_persists_across_reopen(tmp_path: Path) -> None:
 
 
 async def test_open_state_from_url(tmp_path: Path) -> None:
-    store = open_state(f"sqlite:///{tmp_path / 'x.db'}")
+    store = open_state(StateSettings(url=f"sqlite:///{tmp_path / 'x.db'}"))
     try:
         assert isinstance(store, SqliteStateStore)
         await store.record(["k"], "id", None)
