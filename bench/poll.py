@@ -161,7 +161,12 @@ def main() -> None:
         "feeds": [f"http://127.0.0.1:{port}/feed/{i}.xml" for i in range(args.feeds)],
         "kafka": {"bootstrap_servers": bootstrap},
         "state": {"url": f"sqlite:///{work / 'state.db'}"},
-        "http": {"allow_private_networks": ["127.0.0.1/32"], "max_connections_per_host": 64},
+        # Every farm feed is on one loopback host: per-host politeness would measure itself.
+        "http": {
+            "allow_private_networks": ["127.0.0.1/32"],
+            "max_connections_per_host": 64,
+            "min_host_delay_s": 0,
+        },
         "metrics": {"port": status_port},
         "scheduler": {
             "default_interval_s": args.interval,

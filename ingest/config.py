@@ -128,6 +128,11 @@ class HttpSettings(_Section):
     max_redirects: int = Field(default=5, ge=0, le=30)
     max_connections: int = Field(default=100, ge=1)
     max_connections_per_host: int = Field(default=4, ge=1)
+    # Politeness, per host and shared by feed polls and article fetches: requests start at least
+    # this far apart, or as far apart as the host's robots.txt Crawl-delay asks, up to the cap.
+    min_host_delay_s: float = Field(default=0.5, ge=0, le=60)
+    robots_txt: bool = True  # honour robots.txt for article fetches
+    max_crawl_delay_s: float = Field(default=10.0, ge=0, le=300)
     retries: int = Field(default=2, ge=0, le=10)
 
     @field_validator("allow_private_networks")

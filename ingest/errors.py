@@ -24,6 +24,7 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
         ├── WorkerCrashed            the worker process died on this document
         │   └── OutOfMemory          the document exhausted the worker's memory limit
         └── NoContent                neither the page nor the feed entry has usable text
+    Disallowed                       robots.txt forbids the page: not a failure, the fetch stage skips it
 
 Intentional filtering (duplicate, already seen) is not an error: it is a ``Drop`` with a reason
 (see ``ingest.models``).
@@ -45,6 +46,13 @@ class IngestError(Exception):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base} (url={self.url})" if self.url else base
+
+
+class Disallowed(IngestError):
+    """robots.txt forbids fetching the URL. Raised inside the client, turned into a skipped fetch by
+    the fetch stage (the entry goes on with the feed's own text): it never reaches a dead letter."""
+
+    reason = "robots_txt"
 
 
 class ConfigError(IngestError):

@@ -18,6 +18,7 @@ POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS = ("trafilatura", "feed")
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred")
+ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _FRESHNESS_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
@@ -77,6 +78,12 @@ class Metrics:
             registry=r,
         )
         self.feed_entries = Counter("ingest_feed_entries_total", "Entries found in polled feeds.", registry=r)
+        self.robots_fetches = Counter(
+            "ingest_robots_txt_fetches_total",
+            "robots.txt requests, by result: fetched, unavailable (no rules), unreachable (disallow).",
+            ["result"],
+            registry=r,
+        )
         self.feeds_by_state = Gauge(
             "ingest_feeds",
             "Feeds polled since start, by health: ok, backing_off, failing, gone.",
@@ -172,6 +179,9 @@ class Metrics:
         self.stage_dropped.labels("dedup", "duplicate_url")
         self.stage_dropped.labels("dedup", "duplicate_content")
         self.stage_dropped.labels("dedup", "near_duplicate")
+        self.stage_dropped.labels("fetch", "robots_txt")
+        for result in ROBOTS_RESULTS:
+            self.robots_fetches.labels(result)
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""

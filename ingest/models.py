@@ -73,6 +73,7 @@ class FetchedPage:
     fetched_at: datetime
     error: IngestError | None = None
     status: int | None = None
+    skipped: str | None = None  # not fetched on purpose (robots_txt): not an error
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ CPU-bound stages (parse, extract) run in the worker pool handed in here, not ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from ingest.config import FeedConfig, Settings
 from ingest.errors import (
@@ -30,11 +32,14 @@ from ingest.errors import (
 from ingest.metrics import Metrics
 from ingest.models import Article, Drop, Extracted, FeedEntry, FetchedPage, Validators
 from ingest.net import HttpClient
+from ingest.net.hosts import HostGate
+from ingest.net.robots import Robots
 from ingest.source.discover import feed_links
 from ingest.source.parser import parse_feed
 from ingest.source.poller import FeedResponse, poll_feed
+from ingest.source.sitemap import SitemapIndex
 from ingest.stages.dedup import ALREADY_SEEN, DUPLICATE_URL, Deduplicator, fingerprint_row
-from ingest.stages.extract import choose, extract_html, from_feed
+from ingest.stages.extract import choose, extract_html, feed_text, from_feed
 from ingest.stages.fetch import Fetcher
 from ingest.stages.normalise import build_article
 from ingest.stages.publish import Sink, dead_letter
@@ -116,11 +121,23 @@ class Pipeline:
         self._dedup = Deduplicator(state, settings.dedup)
         self.health = FeedHealth(metrics)
         self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
+        # Lanes per host, taken before a room (a feed slot for polls): the queue for a slow or
+        # Crawl-delayed host forms outside, and other hosts' work goes on.
+        self._lanes = HostGate(settings.http.max_connections_per_host, 0.0, 0.0)
+        self._poll_lanes = HostGate(settings.http.max_connections_per_host, 0.0, 0.0)
         # The stages, in pipeline order.
-        self.fetch: Stage[FeedEntry, FetchedPage] = Fetcher(http, settings.http)
+        robots = None
+        if settings.http.robots_txt:
+            robots = Robots(http.body, http.gate, settings.http.user_agent, metrics)
+        self.fetch: Stage[FeedEntry, FetchedPage] = Fetcher(http, settings.http, robots)
         self.extract: Stage[FetchedPage, Extracted] = self._extract
         self.normalise: Stage[Extracted, Article] = self._normalise
         self.publish: Stage[Article, Article] = self._publish
+
+    def poll_lane(self, feed: FeedConfig) -> contextlib.AbstractAsyncContextManager[None]:
+        """Polls of one host at once, at most ``max_connections_per_host``: take it before a feed
+        slot, so that many feeds of one host do not hold every slot while they wait for its turn."""
+        return self._poll_lanes.slot(_host(feed.url))
 
     async def _cpu(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         return await self._workers.run(fn, *args, **kwargs)
@@ -172,22 +189,28 @@ class Pipeline:
     # -- one entry, top to bottom ---------------------------------------------------------------
 
     async def process(self, entry: FeedEntry) -> Outcome:
-        """Carry one feed entry to Kafka. Never raises but ``FatalError``."""
-        async with self._room:
-            try:
+        """Carry one feed entry to Kafka. Never raises but ``FatalError``.
+
+        An entry takes its host's lane before a room in the pipeline and leaves the lane once its
+        page is fetched: entries queued behind a slow or Crawl-delayed host wait outside, and do not
+        hold rooms that other hosts' entries could use."""
+        async with contextlib.AsyncExitStack() as lane:
+            await lane.enter_async_context(self._lanes.slot(_host(entry.link)))
+            async with self._room:
                 try:
-                    outcome = await self._process(entry)
-                except PermanentError as exc:
-                    outcome = await self._dead_letter(entry, exc)
-            except FatalError:
-                raise
-            except IngestError as exc:  # transient, or the dead letter itself could not be sent
-                log.warning("deferred %s: %s", entry.link or entry.key, exc)
-                outcome = Outcome("deferred", f"{exc.stage or 'process'}:{exc.reason}")
+                    try:
+                        outcome = await self._process(entry, lane)
+                    except PermanentError as exc:
+                        outcome = await self._dead_letter(entry, exc)
+                except FatalError:
+                    raise
+                except IngestError as exc:  # transient, or the dead letter itself could not be sent
+                    log.warning("deferred %s: %s", entry.link or entry.key, exc)
+                    outcome = Outcome("deferred", f"{exc.stage or 'process'}:{exc.reason}")
         self._metrics.entry_outcomes.labels(outcome.kind).inc()
         return outcome
 
-    async def _process(self, entry: FeedEntry) -> Outcome:
+    async def _process(self, entry: FeedEntry, lane: contextlib.AsyncExitStack) -> Outcome:
         async with self._dedup.keys.claim(entry.key) as claim:
             if claim.owner is not None:
                 if await claim.owner:
@@ -198,6 +221,13 @@ class Pipeline:
                 self._metrics.stage_dropped.labels("dedup", ALREADY_SEEN.reason).inc()
                 return Outcome("dropped", ALREADY_SEEN.reason)
             page = await self._run("fetch", self.fetch(entry))
+            await lane.aclose()
+            if page.skipped:
+                self._metrics.stage_dropped.labels("fetch", page.skipped).inc()
+                if not feed_text(entry).strip():  # nothing we may publish: a drop, not a failure
+                    await self._state.record([entry.key], "", None)
+                    claim.finish()
+                    return Outcome("dropped", page.skipped)
             extracted = await self._run("extract", self.extract(page))
             article = await self._run("normalise", self.normalise(extracted))
             async with self._dedup.contents.claim(article.content_hash) as content:
@@ -234,8 +264,11 @@ class Pipeline:
 
     # -- one feed -------------------------------------------------------------------------------
 
-    async def poll(self, feed: FeedConfig) -> PollReport:
-        """Poll one feed and carry every new entry through; save its state at the end."""
+    async def poll(self, feed: FeedConfig, *, follow_index: bool = True) -> PollReport:
+        """Poll one feed and carry every new entry through; save its state at the end.
+
+        A sitemap index is polled with its recent child sitemaps (see ``recent_children``), each a
+        feed of its own in the state store; the index's report sums theirs."""
         state = await self._state.feed_state(feed.url)
         now = datetime.now(UTC)
         # Validators can lie: now and then fetch the feed without them.
@@ -261,8 +294,11 @@ class Pipeline:
                 result: PollResult = "not_modified" if not response.modified else "unchanged"
                 self._metrics.feed_polls.labels(result).inc()
                 await self._save(_succeeded(fetched, now, fetched.validators, 0))
-                return PollReport(feed.url, result, hint_s=response.hint_s)
-            entries = await self._run("parse", self._parse(response, feed))
+                report = PollReport(feed.url, result, hint_s=response.hint_s)
+                if state.children and follow_index:
+                    return await self._poll_children(feed, state.children, report)
+                return report
+            entries = await self._run("parse", self._parse(response, feed, follow_index))
         except FatalError:
             raise
         except IngestError as exc:
@@ -274,6 +310,11 @@ class Pipeline:
                     return await self.poll(feed)
             return await self._poll_failed(feed, state, now, exc)
         self._metrics.feed_polls.labels("modified").inc()
+        if isinstance(entries, SitemapIndex):
+            indexed = _succeeded(fetched, now, response.validators, 0)
+            await self._save(replace(indexed, body_hash=response.body_hash, children=entries.recent))
+            report = PollReport(feed.url, "modified", hint_s=response.hint_s)
+            return await self._poll_children(feed, entries.recent, report)
         self._metrics.feed_entries.inc(len(entries))
         unseen = await self._dedup.unseen([e.key for e in entries])
         new = [e for e in entries if e.key in unseen]
@@ -293,20 +334,45 @@ class Pipeline:
             feed.url, "modified", outcomes, backlog=backlog, hint_s=response.hint_s, new_entries=len(new)
         )
 
+    async def _poll_children(
+        self, feed: FeedConfig, children: tuple[str, ...], report: PollReport
+    ) -> PollReport:
+        """Poll a sitemap index's child sitemaps (no deeper: an index inside an index is an error)
+        and fold their reports into the index's."""
+        subfeeds = [FeedConfig(url=url, name=feed.name, tags=feed.tags) for url in children]
+        reports = await asyncio.gather(*(self.poll(sub, follow_index=False) for sub in subfeeds))
+        waits = [r.retry_after for r in reports if r.retry_after is not None]
+        return replace(
+            report,
+            result="modified" if any(r.result == "modified" for r in reports) else report.result,
+            outcomes=report.outcomes + tuple(o for r in reports for o in r.outcomes),
+            backlog=report.backlog + sum(r.backlog for r in reports),
+            new_entries=report.new_entries + sum(r.new_entries for r in reports),
+            retry_after=max(waits) if waits else report.retry_after,
+        )
+
     async def _save(self, state: FeedState) -> None:
         await self._state.save_feed_state(state)
         self.health.update(state)
 
-    async def _parse(self, response: FeedResponse, feed: FeedConfig) -> tuple[FeedEntry, ...]:
-        return await self._cpu(
-            parse_feed,
-            response.body,
-            feed_url=feed.url,
-            base_url=response.url,
-            content_type=response.content_type,
-            max_entries=MAX_ENTRIES_PER_DOCUMENT,
-            feed_tags=feed.tags,
-        )
+    async def _parse(
+        self, response: FeedResponse, feed: FeedConfig, follow_index: bool
+    ) -> tuple[FeedEntry, ...] | SitemapIndex:
+        """The feed's entries, or (where indexes are followed) the sitemap index it turned out to be."""
+        try:
+            return await self._cpu(
+                parse_feed,
+                response.body,
+                feed_url=feed.url,
+                base_url=response.url,
+                content_type=response.content_type,
+                max_entries=MAX_ENTRIES_PER_DOCUMENT,
+                feed_tags=feed.tags,
+            )
+        except SitemapIndex as index:
+            if not follow_index:
+                raise
+            return index
 
     async def _poll_failed(
         self, feed: FeedConfig, state: FeedState, now: datetime, exc: IngestError
@@ -355,12 +421,17 @@ class FeedHealth:
 def _fallen_back(page: FetchedPage, error: IngestError | None) -> Extracted:
     """The feed's own text for an entry whose page failed; raises when the feed has none."""
     extracted = from_feed(page, error.reason if error else "not_fetched")
-    log.warning(
+    log.log(
+        logging.INFO if page.skipped else logging.WARNING,
         "page not used (%s): %s; published with the feed's text",
         extracted.fallback_reason,
         error or page.entry.link,
     )
     return extracted
+
+
+def _host(link: str | None) -> str:
+    return (urlsplit(link).hostname or "") if link else ""
 
 
 def _succeeded(state: FeedState, now: datetime, validators: Validators, entries: int) -> FeedState:

@@ -158,7 +158,7 @@ class Service:
         room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
 
         async def one(feed: FeedConfig) -> PollReport:
-            async with room:
+            async with pipeline.poll_lane(feed), room:
                 return await pipeline.poll(feed)
 
         work: asyncio.Future[list[PollReport]] = asyncio.ensure_future(
@@ -192,7 +192,7 @@ class Service:
 
         async def one(index: int, feed: FeedConfig) -> PollReport:
             try:
-                async with room:
+                async with pipeline.poll_lane(feed), room:
                     self.metrics.poll_lag.observe(max(0.0, time.monotonic() - scheduler.due_at[index]))
                     report = await pipeline.poll(feed)
             except FatalError:
@@ -261,27 +261,41 @@ def feed_status(
         next_check = (
             datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat() if scheduler else None
         )
-        listed.append(
-            {
-                "url": feed.url,
-                "name": feed.name,
-                "state": state.health if state.last_polled_at else "new",
-                "last_polled_at": state.last_polled_at,
-                "last_success_at": state.last_success_at,
-                "last_status": state.last_status,
-                "last_error": state.last_error,
-                "last_error_reason": state.last_error_reason,
-                "consecutive_errors": state.consecutive_errors,
-                "next_check_at": next_check,
-                "entries_seen": state.entries_seen,
-                "new_entries_last_poll": state.new_entries,
-                "validators": {
-                    "etag": state.validators.etag is not None,
-                    "last_modified": state.validators.last_modified is not None,
-                },
-            }
-        )
+        status: dict[str, Any] = {
+            "url": feed.url,
+            "name": feed.name,
+            "state": state.health if state.last_polled_at else "new",
+            "last_polled_at": state.last_polled_at,
+            "last_success_at": state.last_success_at,
+            "last_status": state.last_status,
+            "last_error": state.last_error,
+            "last_error_reason": state.last_error_reason,
+            "consecutive_errors": state.consecutive_errors,
+            "next_check_at": next_check,
+            "entries_seen": state.entries_seen,
+            "new_entries_last_poll": state.new_entries,
+            "validators": {
+                "etag": state.validators.etag is not None,
+                "last_modified": state.validators.last_modified is not None,
+            },
+        }
+        if state.children:  # a sitemap index: the child sitemaps polled with it
+            status["sitemaps"] = [
+                _child_status(states.get(url) or FeedState(url=url)) for url in state.children
+            ]
+        listed.append(status)
     return listed
+
+
+def _child_status(state: FeedState) -> dict[str, Any]:
+    return {
+        "url": state.url,
+        "state": state.health if state.last_polled_at else "new",
+        "last_polled_at": state.last_polled_at,
+        "last_error_reason": state.last_error_reason,
+        "consecutive_errors": state.consecutive_errors,
+        "entries_seen": state.entries_seen,
+    }
 
 
 def _summarise(reports: list[PollReport], *, once: bool = True) -> RunSummary:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,9 +35,13 @@ from ingest.errors import (
     UnsupportedContent,
 )
 from ingest.net.guard import AddressPolicy
+from ingest.net.hosts import HostGate
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+
+
+Permit = Callable[[URL], Awaitable[None]]
 
 
 class AddressRefused(OSError):
@@ -83,9 +89,12 @@ class HttpClient:
     """GET with: http/https only, address guard on every hop, bounded redirects, connect/read/total
     deadlines, a cap on decompressed body size. Errors come out as ``ingest.errors`` types."""
 
-    def __init__(self, settings: HttpSettings, policy: AddressPolicy) -> None:
+    def __init__(self, settings: HttpSettings, policy: AddressPolicy, gate: HostGate | None = None) -> None:
         self._settings = settings
         self._policy = policy
+        self.gate = gate or HostGate(
+            settings.max_connections_per_host, settings.min_host_delay_s, settings.max_crawl_delay_s
+        )
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
@@ -129,25 +138,40 @@ class HttpClient:
         if why:
             raise BlockedAddress(f"address {host} refused ({why})", url=original)
 
-    async def get(self, url: str, *, max_bytes: int, headers: dict[str, str] | None = None) -> Response:
-        """GET ``url``, following redirects. 304 is returned like any status below 400."""
-        try:
-            async with asyncio.timeout(self._settings.total_timeout_s):
-                return await self._get(url, max_bytes=max_bytes, headers=headers or {})
-        except TimeoutError as exc:
-            raise FetchTimeout("request deadline passed", url=url) from exc
+    async def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: dict[str, str] | None = None,
+        permit: Permit | None = None,
+    ) -> Response:
+        """GET ``url``, following redirects. 304 is returned like any status below 400.
 
-    async def _get(self, url: str, *, max_bytes: int, headers: dict[str, str]) -> Response:
+        ``permit`` is awaited before every hop and may refuse it by raising (robots.txt). Each hop
+        waits for its host's turn (``HostGate``); that wait does not count against the deadline."""
         assert self._session is not None, "HttpClient used outside 'async with'"
         try:
             current = URL(url, encoded=False)
         except (ValueError, TypeError) as exc:
             raise UnsupportedContent(f"invalid URL: {exc}", url=url) from exc
+        budget = self._settings.total_timeout_s
         visited: set[str] = set()
         for _ in range(self._settings.max_redirects + 1):
             self._check_url(current, url)
             visited.add(str(current))
-            status, location, response = await self._request(current, max_bytes, headers, url)
+            if permit is not None:
+                await permit(current)
+            async with self.gate.slot(current.host or ""):
+                started = time.monotonic()
+                try:
+                    async with asyncio.timeout(budget):
+                        status, location, response = await self._request(
+                            current, max_bytes, headers or {}, url
+                        )
+                except TimeoutError as exc:
+                    raise FetchTimeout("request deadline passed", url=url) from exc
+                budget -= time.monotonic() - started
             if response is not None:
                 return response
             if not location:
@@ -159,6 +183,10 @@ class HttpClient:
             if str(current) in visited:
                 raise TooManyRedirects(f"redirect loop at {current}", url=url)
         raise TooManyRedirects(f"more than {self._settings.max_redirects} redirects", url=url)
+
+    async def body(self, url: str, max_bytes: int, /) -> bytes:
+        """The body of a plain GET (robots.txt)."""
+        return (await self.get(url, max_bytes=max_bytes)).body
 
     async def _request(
         self, current: URL, max_bytes: int, headers: dict[str, str], original: str

@@ -25,7 +25,13 @@ from ingest.errors import ParseError
 from ingest.models import FeedEntry
 from ingest.source.entries import http_link, identity, parse_error, plausible, unique_lines
 from ingest.source.jsonfeed import parse_json_feed
-from ingest.source.sitemap import SitemapIndex, gunzip, parse_sitemap, sitemap_children
+from ingest.source.sitemap import (
+    SitemapIndex,
+    gunzip,
+    parse_sitemap,
+    recent_children,
+    sitemap_children,
+)
 from ingest.source.sniff import FeedKind, sniff
 from ingest.text import clean_line, html_to_text
 
@@ -187,6 +193,7 @@ def parse_feed(
             f"a sitemap index listing {len(children)} sitemaps, not a feed of articles",
             url=feed_url,
             children=children,
+            recent=recent_children(body, url=feed_url),
         )
     return _parse_with_feedparser(
         body,

@@ -10,8 +10,9 @@ they are decompressed up to 50 MB, the protocol's limit.
   publication time (``news:publication_date``, kept only with a time and zone), the publication's name
   as feed title, its language and the keywords as tags. ``<lastmod>`` with a time and zone is the
   update time; it is never taken for the publication time.
-- ``<sitemapindex>``: a list of child sitemaps, not of articles; ``sitemap_children`` lists them and
-  ``parse_feed`` raises ``SitemapIndex`` carrying them, for the poller to follow.
+- ``<sitemapindex>``: a list of child sitemaps, not of articles; ``sitemap_children`` lists them,
+  ``recent_children`` picks those worth polling, and ``parse_feed`` raises ``SitemapIndex`` carrying
+  both, for the pipeline to poll the recent ones as feeds of their own.
 
 Runs in a worker process (see ``ingest.pipeline``): pure functions of their arguments.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import lxml.etree
@@ -34,6 +35,8 @@ from ingest.text import clean_line
 
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_CHILDREN = 50_000  # the protocol's limit of sitemaps in one index
+MAX_FOLLOWED = 20  # child sitemaps polled for one index
+RECENT_WINDOW = timedelta(days=2)  # a Google News sitemap holds the last two days
 NEWS_NAMESPACE = "http://www.google.com/schemas/sitemap-news/0.9"
 
 # Entities stay unexpanded (no XXE, no billion laughs), no DTD, no network, libxml2's size limits.
@@ -52,9 +55,17 @@ class SitemapIndex(ParseError):
 
     reason = "sitemap_index"
 
-    def __init__(self, message: str, *, url: str | None = None, children: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        children: tuple[str, ...] = (),
+        recent: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message, url=url)
         self.children = children
+        self.recent = recent  # the children worth polling (see ``recent_children``)
 
 
 def gunzip(body: bytes, *, url: str | None) -> bytes:
@@ -217,9 +228,42 @@ def sitemap_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
 
     Raises ``ParseError`` (naming ``url``, the index's own URL, if given) when ``body`` is not one.
     """
+    return tuple(dict.fromkeys(link for link, _ in _index_records(body, url)))
+
+
+def recent_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
+    """The child sitemaps worth polling, newest first: when the index dates its children
+    (``<lastmod>``), those changed within ``RECENT_WINDOW`` of the newest (undated ones are old
+    archives, as a rule); when it dates none, the first ones in its order. At most ``MAX_FOLLOWED``.
+    """
+    records = list(_index_records(body, url))
+    dated = [(when, link) for link, when in records if when is not None]
+    if not dated:
+        chosen = [link for link, _ in records]
+    else:
+        newest = max(when for when, _ in dated)
+        dated.sort(key=lambda pair: pair[0], reverse=True)
+        chosen = [link for when, link in dated if newest - when <= RECENT_WINDOW]
+    return tuple(dict.fromkeys(chosen))[:MAX_FOLLOWED]
+
+
+def _index_records(body: bytes, url: str | None) -> Iterator[tuple[str, datetime | None]]:
     body = gunzip(body, url=url)
-    links = (
-        http_link(_text(_child(element, "loc")))
-        for element in _records(body, "sitemapindex", "sitemap", MAX_CHILDREN, url)
-    )
-    return tuple(dict.fromkeys(link for link in links if link))
+    now = datetime.now(UTC)
+    for element in _records(body, "sitemapindex", "sitemap", MAX_CHILDREN, url):
+        link = http_link(_text(_child(element, "loc")))
+        if link:
+            yield link, _lastmod(_text(_child(element, "lastmod")), now)
+
+
+def _lastmod(value: str | None, now: datetime) -> datetime | None:
+    """A child's ``<lastmod>``: a full timestamp, or a date alone (taken as its midnight UTC), which
+    is enough to tell this week's sitemap from last year's."""
+    stamp = parse_datetime(value, now)
+    if stamp is not None or not value:
+        return stamp
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -7,12 +7,17 @@ the feed's own content.
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ingest.config import HttpSettings
-from ingest.errors import IngestError, TransientError, UnsupportedContent
+from ingest.errors import Disallowed, IngestError, TransientError, UnsupportedContent
 from ingest.models import FeedEntry, FetchedPage
 from ingest.net import HttpClient
+from ingest.net.robots import Robots
+
+log = logging.getLogger(__name__)
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""})
@@ -20,9 +25,13 @@ _BACKOFF_S = 0.5
 
 
 class Fetcher:
-    def __init__(self, client: HttpClient, settings: HttpSettings) -> None:
+    """``robots``, when given, is asked before every hop; a page it forbids is not fetched and the
+    page comes back ``skipped`` (the entry goes on with the feed's own text)."""
+
+    def __init__(self, client: HttpClient, settings: HttpSettings, robots: Robots | None = None) -> None:
         self._client = client
         self._settings = settings
+        self._permit = robots.check if robots is not None else None
 
     async def __call__(self, entry: FeedEntry) -> FetchedPage:
         if entry.link is None:
@@ -33,8 +42,14 @@ class Fetcher:
                 await asyncio.sleep(_BACKOFF_S * 2 ** (attempt - 1))
             try:
                 response = await self._client.get(
-                    entry.link, max_bytes=self._settings.max_page_bytes, headers={"Accept": ACCEPT}
+                    entry.link,
+                    max_bytes=self._settings.max_page_bytes,
+                    headers={"Accept": ACCEPT},
+                    permit=self._permit,
                 )
+            except Disallowed as exc:
+                log.debug("not fetched: %s", exc)
+                return replace(_failed(entry, exc), skipped=exc.reason)
             except TransientError as exc:
                 error = exc
                 continue

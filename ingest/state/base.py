@@ -31,6 +31,7 @@ class FeedState:
     last_full_at: datetime | None = None  # last unconditional fetch (validators can lie)
     gone: bool = False  # the feed answered 410 Gone: polled at the longest interval
     resolved_url: str | None = None  # the configured URL is a web page: the feed it announces
+    children: tuple[str, ...] = ()  # the feed is a sitemap index: the child sitemaps polled with it
 
     @property
     def health(self) -> str:

@@ -54,6 +54,7 @@ def _feed_state(url: str, data: dict[str, Any]) -> FeedState:
     known = {f.name for f in fields(FeedState)}
     values = {k: v for k, v in data.items() if k in known}
     values["validators"] = Validators(**values.get("validators", {}))
+    values["children"] = tuple(values.get("children", ()))
     for name in _TIMES:
         values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
     return FeedState(url=url, **values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from ingest.models import Article
@@ -42,25 +43,58 @@ def test_json_feed_to_kafka(deploy: Deploy, site: Site) -> None:
     assert all(a.source.feed_title == "Gazette JSON" for a in published.values())
 
 
-def test_google_news_sitemap_to_kafka(deploy: Deploy, site: Site) -> None:
+def _news_sitemap(site: Site, paths: list[str]) -> bytes:
     urls = "".join(
         f"<url><loc>{site.url(path)}</loc><news:news><news:publication><news:name>Gazette</news:name>"
         "<news:language>en</news:language></news:publication>"
         "<news:publication_date>2026-03-15T10:00:00+01:00</news:publication_date>"
         f"<news:title>Story {i}</news:title></news:news></url>"
-        for i, path in enumerate(PAGES)
+        for i, path in enumerate(paths)
     )
-    sitemap = (
+    return (
         "<?xml version='1.0' encoding='UTF-8'?>"
         "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
         "xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>" + urls + "</urlset>"
-    )
+    ).encode()
+
+
+def test_google_news_sitemap_to_kafka(deploy: Deploy, site: Site) -> None:
     # Served as text/html: the bytes, not the header, say what it is.
-    site.routes["/news-sitemap.xml"] = (200, {"Content-Type": "text/html"}, sitemap.encode())
+    site.routes["/news-sitemap.xml"] = (200, {"Content-Type": "text/html"}, _news_sitemap(site, PAGES))
     deployment = deploy(["/news-sitemap.xml"])
     result = deployment.run("run", "--once")
     assert result.returncode == 0, result.stderr
     assert set(_published(deployment, site)) == set(PAGES)
+
+
+def test_sitemap_index_is_followed_to_its_recent_sitemaps(deploy: Deploy, site: Site) -> None:
+    xml = {"Content-Type": "application/xml"}
+    site.routes["/sitemaps/news.xml"] = (200, xml, _news_sitemap(site, PAGES[:2]))
+    site.routes["/sitemaps/sport.xml.gz"] = (200, xml, gzip.compress(_news_sitemap(site, PAGES[2:])))
+    site.routes["/sitemaps/2019.xml"] = (200, xml, _news_sitemap(site, ["/articles/council-budget.html"]))
+    children = [
+        ("/sitemaps/news.xml", "2026-03-15T10:05:00Z"),
+        ("/sitemaps/sport.xml.gz", "2026-03-14"),
+        ("/sitemaps/2019.xml", "2019-12-31"),
+    ]
+    index = "".join(f"<sitemap><loc>{site.url(p)}</loc><lastmod>{m}</lastmod></sitemap>" for p, m in children)
+    site.routes["/sitemap-index.xml"] = (
+        200,
+        xml,
+        f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{index}</sitemapindex>".encode(),
+    )
+    deployment = deploy(["/sitemap-index.xml"])
+    first = deployment.run("run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "published=3" in first.stderr
+    assert set(_published(deployment, site)) == set(PAGES)
+    assert "/sitemaps/2019.xml" not in site.requests  # an old archive is not polled
+    # The index has not changed: its children are polled again all the same, and bring nothing new.
+    second = deployment.run("run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert "entries: none" in second.stderr
+    assert site.requests.count("/sitemaps/news.xml") == 2
+    assert site.requests.count("/sitemaps/sport.xml.gz") == 2
 
 
 def test_opml_feed_list_to_kafka(deploy: Deploy, site: Site, tmp_path: object) -> None:

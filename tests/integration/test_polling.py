@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -120,3 +121,59 @@ def test_two_feeds_on_one_host_never_exceed_the_per_host_limit(deploy: Deploy, s
     assert result.returncode == 0, result.stderr
     assert "published=40" in result.stderr
     assert site.max_active <= 2
+
+
+def _gaps(site: Site, paths: set[str]) -> list[float]:
+    times = [t for p, t in zip(site.requests, site.started, strict=True) if p in paths]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def test_robots_txt_is_honoured_for_article_pages_and_its_crawl_delay_paces_the_host(
+    deploy: Deploy, site: Site
+) -> None:
+    serve_generated(site, 5)
+    site.routes["/robots.txt"] = (
+        200,
+        {"Content-Type": "text/plain"},
+        b"User-agent: *\nDisallow: /gen/1.html\nDisallow: /gen/2.html\nCrawl-delay: 0.3\n",
+    )
+    summary = (
+        b"<description>" + b"A summary the feed itself carries, quotable as it is. " * 6 + b"</description>"
+    )
+    feed = feed_xml(site, range(5)).replace(
+        b"<guid isPermaLink='false'>gen-1</guid>", b"<guid>gen-1</guid>" + summary
+    )
+    site.routes["/gen/feed.rss"] = (200, RSS, feed)
+    deployment = deploy(["/gen/feed.rss"])
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    # Entry 1 has the feed's text and is published from it; entry 2 has none and is dropped.
+    assert "published=4" in result.stderr
+    assert "/gen/1.html" not in site.requests
+    assert "/gen/2.html" not in site.requests
+    assert site.requests.count("/robots.txt") == 1
+    articles = [json.loads(r.value) for r in wait_for_records(deployment.bootstrap, deployment.topic, 4)]
+    records = {a["url"]: a for a in articles}
+    fed = records[site.url("/gen/1.html")]
+    assert fed["extraction"]["method"] == "feed"
+    assert fed["extraction"]["fallback_reason"] == "robots_txt"
+    assert site.url("/gen/2.html") not in records
+    # The pages fetched after robots.txt was read start at least its Crawl-delay apart.
+    gaps = _gaps(site, {"/robots.txt", "/gen/0.html", "/gen/3.html", "/gen/4.html"})
+    assert len(gaps) == 3
+    assert all(gap >= 0.25 for gap in gaps), gaps
+
+
+def test_polls_and_fetches_share_the_minimum_delay_per_host(deploy: Deploy, site: Site) -> None:
+    serve_generated(site, 4)
+    site.routes["/other.rss"] = (200, RSS, feed_xml(site, range(0)))
+    deployment = deploy(
+        ["/gen/feed.rss", "/other.rss"],
+        http={"allow_private_networks": ["127.0.0.1/32"], "retries": 0, "min_host_delay_s": 0.25},
+    )
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "published=4" in result.stderr
+    gaps = _gaps(site, set(site.requests))
+    assert len(gaps) == len(site.requests) - 1 >= 6  # 2 feeds, robots.txt, 4 pages
+    assert all(gap >= 0.2 for gap in gaps), gaps

@@ -96,7 +96,7 @@ def make_deploy(tmp_path: Path, bootstrap: str, site: Site) -> Deploy:
                 "connect_timeout_s": 10,
             },
             "state": {"url": f"sqlite:///{tmp_path / 'state' / 'ingest.db'}"},
-            "http": {"allow_private_networks": ["127.0.0.1/32"], "retries": 0},
+            "http": {"allow_private_networks": ["127.0.0.1/32"], "retries": 0, "min_host_delay_s": 0},
             "metrics": {"host": "127.0.0.1", "port": status_port},
             "pipeline": {"workers": 2},
         }

@@ -2,7 +2,7 @@
 
 Answers conditional GETs (ETag / If-None-Match), 404 for what is not there, and extra routes a test
 adds: ``site.routes[path] = (status, headers, body)``, or a function given the request handler for
-raw behaviour (trickling bytes, bombs). Records every request path.
+raw behaviour (trickling bytes, bombs). Records every request path and when it came.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Site:
             "/files/report.bin": (200, {"Content-Type": "application/octet-stream"}, bytes(range(256)) * 64)
         }
         self.requests: list[str] = []
+        self.started: list[float] = []  # time.monotonic() of each request, in step with ``requests``
         self._server = _QuietServer((host, port), self._handler())
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
@@ -75,8 +76,9 @@ class Site:
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                site.requests.append(path)
                 with site._lock:
+                    site.requests.append(path)
+                    site.started.append(time.monotonic())
                     site.active += 1
                     site.max_active = max(site.max_active, site.active)
                 try:

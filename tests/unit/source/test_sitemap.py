@@ -11,9 +11,11 @@ from ingest.errors import ParseError
 from ingest.models import FeedEntry
 from ingest.source.sitemap import (
     MAX_DECOMPRESSED_BYTES,
+    MAX_FOLLOWED,
     SitemapIndex,
     gunzip,
     parse_sitemap,
+    recent_children,
     sitemap_children,
 )
 from tests.unit.factories import DATA
@@ -315,3 +317,38 @@ def test_sitemap_like_documents_give_entries_or_parse_error(parts: list[str], pa
         except ParseError:
             continue
         assert isinstance(result, tuple)
+
+
+# -- which children of an index are polled ----------------------------------------------------------
+
+
+def _index(*children: tuple[str, str | None]) -> bytes:
+    items = "".join(
+        f"<sitemap><loc>{loc}</loc>{f'<lastmod>{mod}</lastmod>' if mod else ''}</sitemap>"
+        for loc, mod in children
+    )
+    return f"<sitemapindex {SITEMAP_NS}>{items}</sitemapindex>".encode()
+
+
+def test_dated_children_newest_first_within_two_days_of_the_newest() -> None:
+    body = _index(
+        ("https://f.example/2019.xml", "2019-12-31"),
+        ("https://f.example/news-sport.xml", "2026-03-09T22:00:00Z"),
+        ("https://f.example/undated.xml", None),
+        ("https://f.example/news.xml", "2026-03-10T12:45:00+01:00"),
+        ("https://f.example/2026-03-07.xml", "2026-03-07"),
+    )
+    assert recent_children(body) == ("https://f.example/news.xml", "https://f.example/news-sport.xml")
+
+
+def test_undated_children_are_taken_in_order_up_to_the_limit() -> None:
+    body = _index(*((f"https://f.example/{n}.xml", None) for n in range(MAX_FOLLOWED + 5)))
+    chosen = recent_children(body)
+    assert len(chosen) == MAX_FOLLOWED
+    assert chosen[0] == "https://f.example/0.xml"
+
+
+def test_the_fixture_index_follows_its_one_dated_child() -> None:
+    assert recent_children((FEEDS / "sitemap-index.xml").read_bytes()) == (
+        "https://news.example.org/sitemaps/news.xml",
+    )

@@ -71,6 +71,8 @@ async def test_feed_state_round_trip(store: SqliteStateStore) -> None:
         last_error="timeout: request deadline passed",
         consecutive_errors=2,
         entries_seen=41,
+        resolved_url="https://a.example/rss",
+        children=("https://a.example/news.xml", "https://a.example/sport.xml"),
     )
     await store.save_feed_state(state)
     assert await store.feed_state("https://a.example/feed") == state

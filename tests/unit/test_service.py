@@ -1,0 +1,36 @@
+"""The /feeds listing built from feed states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ingest.config import FeedConfig
+from ingest.service import feed_status
+from ingest.state import FeedState
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def test_every_configured_feed_is_listed_new_until_polled() -> None:
+    feeds = (FeedConfig(url="https://a.example/rss", name="A"), FeedConfig(url="https://b.example/rss"))
+    states = {"https://a.example/rss": FeedState(url="https://a.example/rss", last_polled_at=NOW)}
+    listed = feed_status(states, feeds, None)
+    assert [(f["url"], f["state"]) for f in listed] == [
+        ("https://a.example/rss", "ok"),
+        ("https://b.example/rss", "new"),
+    ]
+    assert "sitemaps" not in listed[0]
+
+
+def test_a_sitemap_index_lists_the_child_sitemaps_polled_with_it() -> None:
+    index = "https://a.example/sitemap-index.xml"
+    news, sport = "https://a.example/news.xml", "https://a.example/sport.xml"
+    states = {
+        index: FeedState(url=index, last_polled_at=NOW, children=(news, sport)),
+        news: FeedState(url=news, last_polled_at=NOW, entries_seen=12),
+        sport: FeedState(url=sport, last_polled_at=NOW, consecutive_errors=2, last_error_reason="http_5xx"),
+    }
+    (listed,) = feed_status(states, (FeedConfig(url=index),), None)
+    assert [(c["url"], c["state"]) for c in listed["sitemaps"]] == [(news, "ok"), (sport, "backing_off")]
+    assert listed["sitemaps"][0]["entries_seen"] == 12
+    assert listed["sitemaps"][1]["last_error_reason"] == "http_5xx"
