@@ -1,6 +1,6 @@
 """Feed-farm benchmark: thousands of loopback feeds polled by the real service.
 
-    python bench/poll.py [--feeds 2000] [--interval 10] [--seconds 60] [--change 0.1]
+    python bench/poll.py [--feeds 2000] [--interval 10] [--seconds 60] [--change 0.1] [--poll-only]
 
 The farm (an aiohttp server in its own process) serves N feeds of 50 entries each. Most answer 304
 (they send an ETag) or return the very same body (a third send no validators); on each poll a feed
@@ -8,7 +8,11 @@ changes with probability --change, gaining 1-2 new entries whose small pages the
 fetches, extracts and publishes to a Kafka-protocol broker. The service runs as a process with the
 given default interval, so the offered rate is feeds/interval polls per second. Prints polls/s, CPU
 seconds per poll (the service and its workers), scheduling lag p50/p99 (from the service's own
-histogram), and the peak RSS of the service and its workers.
+histogram), the peak RSS of the service process and the peak PSS of it and its workers.
+
+With ``--poll-only`` the entries the feeds gain are recorded as published beforehand: changed feeds
+are still fetched and parsed in full, but no article is fetched or extracted, so the figures are the
+polling engine's own (the article pipeline's cost is bench/pipeline.py's subject).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ingest.state import SqliteStateStore  # noqa: E402
 from ingest.urls import canonicalize  # noqa: E402
 
 ENTRIES = 50
+POLL_ONLY_AHEAD = 100  # entries gained per feed that --poll-only records in advance (2 per change)
 
 
 def farm(port: int, feeds: int, change: float, seed: int) -> None:
@@ -85,36 +90,54 @@ def farm(port: int, feeds: int, change: float, seed: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-async def seed_state(path: Path, port: int, feeds: int) -> None:
+async def seed_state(path: Path, port: int, feeds: int, ahead: int = 0) -> None:
+    """Record the entries the feeds hold at first as published, and ``ahead`` entries per feed that
+    they will gain (``--poll-only``: then no new entry needs an article)."""
     store = SqliteStateStore(str(path))
     for i in range(feeds):
-        keys = [canonicalize(f"http://127.0.0.1:{port}/page/{i}/{n}.html") for n in range(1, ENTRIES + 1)]
+        numbers = range(1, ENTRIES + 1 + ahead)
+        keys = [canonicalize(f"http://127.0.0.1:{port}/page/{i}/{n}.html") for n in numbers]
         await store.record(keys, f"seed-{i}", None)
     await store.close()
 
 
-def rss_kb(pid: int) -> int:
-    """RSS of a process and all its descendants, in kB."""
-    total = 0
+def _children(pid: int) -> list[int]:
+    """Child processes of every thread of ``pid`` (a pool may be started from any thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS of ``pid`` alone, PSS of it and all its descendants) in kB. PSS shares each page among
+    the processes that map it, so forked workers are not counted twice; it is what the tree costs."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    except OSError:
-        return 0
-    return total + sum(rss_kb(int(c)) for c in children)
+        rss = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        )
+        pss = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+            if line.startswith("Pss:")
+        )
+        children = _children(pid)
+    except (OSError, StopIteration):
+        return 0, 0
+    return rss, pss + sum(memory_kb(c)[1] for c in children)
 
 
 def cpu_seconds(pid: int, own_children: bool = True) -> float:
     """CPU time of a process, its reaped children, and its live descendants."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = _children(pid)
     except OSError:
         return 0.0
     ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children)
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -149,6 +172,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--change", type=float, default=0.1)
     parser.add_argument("--no-seed", action="store_true", help="cold start: feeds' entries are all new")
+    parser.add_argument(
+        "--poll-only",
+        action="store_true",
+        help="the entries feeds gain are already known: the polling engine alone, no article work",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingest-poll-"))
     port = free_port("127.0.0.1")
@@ -179,7 +207,7 @@ def main() -> None:
     (work / "ingest.yaml").write_text(yaml.safe_dump(config))
     # Steady state, not a cold start: the entries the feeds hold at first are already published.
     if not args.no_seed:
-        asyncio.run(seed_state(work / "state.db", port, args.feeds))
+        asyncio.run(seed_state(work / "state.db", port, args.feeds, POLL_ONLY_AHEAD if args.poll_only else 0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
     started = time.monotonic()
     service = subprocess.Popen(
@@ -189,13 +217,14 @@ def main() -> None:
         env=env,
     )
     warmup = min(2 * args.interval, 60.0)  # the first cycle polls every feed with its validators unknown
-    peak = 0
+    peak_rss = peak_pss = 0
     ready_at: float | None = None
     first: dict[str, float] | None = None
     measuring = cpu_start = cpu_end = 0.0
     try:
         while time.monotonic() - started < warmup + args.seconds + 60:
-            peak = max(peak, rss_kb(service.pid))
+            rss, pss = memory_kb(service.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             if ready_at is None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/readyz", timeout=2) as r:
@@ -228,6 +257,7 @@ def main() -> None:
         for r in ("not_modified", "unchanged", "modified", "error")
     }
     mix = f"interval {args.interval:g} s, change {args.change:.0%}"
+    mix += ", polling alone (new entries already known)" if args.poll_only else ", with the article pipeline"
     print(f"feed farm: {args.feeds} feeds, {mix}, {os.cpu_count()} cores")
     print(f"start-up to ready:        {ready_at - started:.1f} s")
     print(
@@ -239,7 +269,8 @@ def main() -> None:
     print(f"CPU per poll (all):       {per_poll * 1000:.2f} ms  ->  {1 / per_poll:.0f} polls per CPU-second")
     p50, p99 = quantile(last, 0.5, first), quantile(last, 0.99, first)
     print(f"scheduling lag p50 / p99: {p50:g} s / {p99:g} s (bucket bounds)")
-    print(f"peak RSS (service+workers): {peak / 1024:.0f} MB")
+    print(f"peak RSS, service process: {peak_rss / 1024:.0f} MB")
+    print(f"peak PSS, service + workers: {peak_pss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
