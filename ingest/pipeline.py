@@ -445,6 +445,8 @@ def _succeeded(state: FeedState, now: datetime, validators: Validators, entries:
         consecutive_errors=0,
         entries_seen=state.entries_seen + entries,
         new_entries=entries,
+        first_success_at=state.first_success_at or now,
+        first_entries=state.first_entries if state.first_success_at else entries,
         gone=False,
     )
 

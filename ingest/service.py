@@ -255,6 +255,7 @@ def feed_status(
 ) -> list[dict[str, Any]]:
     """The /feeds page: every configured feed with its health and its next check (wall time)."""
     offset = time.time() - time.monotonic()
+    now = datetime.now(UTC)
     listed = []
     for index, feed in enumerate(feeds):
         state = states.get(feed.url) or FeedState(url=feed.url)
@@ -274,6 +275,7 @@ def feed_status(
             "next_check_at": next_check,
             "entries_seen": state.entries_seen,
             "new_entries_last_poll": state.new_entries,
+            "entries_per_day": _rounded(state.entries_per_day(now)),
             "validators": {
                 "etag": state.validators.etag is not None,
                 "last_modified": state.validators.last_modified is not None,
@@ -285,6 +287,10 @@ def feed_status(
             ]
         listed.append(status)
     return listed
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _child_status(state: FeedState) -> dict[str, Any]:

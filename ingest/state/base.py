@@ -32,6 +32,16 @@ class FeedState:
     gone: bool = False  # the feed answered 410 Gone: polled at the longest interval
     resolved_url: str | None = None  # the configured URL is a web page: the feed it announces
     children: tuple[str, ...] = ()  # the feed is a sitemap index: the child sitemaps polled with it
+    first_success_at: datetime | None = None
+    first_entries: int = 0  # new entries of the first successful poll: the backlog, not the rate
+
+    def entries_per_day(self, now: datetime) -> float | None:
+        """New entries a day since the first successful poll (its backlog left out; at least an hour
+        of history assumed). None before the first success."""
+        if self.first_success_at is None:
+            return None
+        days = max((now - self.first_success_at).total_seconds(), 3600.0) / 86400.0
+        return (self.entries_seen - self.first_entries) / days
 
     @property
     def health(self) -> str:

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS feed_state (
 _BATCH = 500
 
 
-_TIMES = ("last_polled_at", "last_success_at", "last_full_at")
+_TIMES = ("last_polled_at", "last_success_at", "last_full_at", "first_success_at")
 
 
 def _feed_data(state: FeedState) -> dict[str, Any]:

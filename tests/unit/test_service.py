@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ingest.config import FeedConfig
 from ingest.service import feed_status
@@ -34,3 +34,21 @@ def test_a_sitemap_index_lists_the_child_sitemaps_polled_with_it() -> None:
     assert [(c["url"], c["state"]) for c in listed["sitemaps"]] == [(news, "ok"), (sport, "backing_off")]
     assert listed["sitemaps"][0]["entries_seen"] == 12
     assert listed["sitemaps"][1]["last_error_reason"] == "http_5xx"
+
+
+def test_entries_per_day_leave_out_the_first_polls_backlog() -> None:
+    url = "https://a.example/rss"
+    state = FeedState(
+        url=url,
+        last_polled_at=NOW,
+        first_success_at=datetime.now(UTC) - timedelta(days=2),
+        first_entries=50,
+        entries_seen=70,
+    )
+    (listed,) = feed_status({url: state}, (FeedConfig(url=url),), None)
+    assert 9.9 <= listed["entries_per_day"] <= 10.0  # a little under: the clock moved since NOW
+    assert state.first_success_at is not None
+    assert state.entries_per_day(state.first_success_at + timedelta(days=2)) == 10.0
+    assert FeedState(url=url).entries_per_day(NOW) is None
+    young = FeedState(url=url, first_success_at=NOW, first_entries=5, entries_seen=6)
+    assert young.entries_per_day(NOW) == 24.0  # an hour of history at least
