@@ -13,10 +13,12 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import resource
 import signal
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
@@ -72,8 +74,22 @@ class _Worker:
         self.conn.close()
 
 
+@dataclass(slots=True)
+class _Task:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
 class WorkerPool:
-    """``await pool.run(fn, *args)`` runs ``fn`` (a module-level function) in a worker process."""
+    """``await pool.run(fn, *args)`` runs ``fn`` (a module-level function) in a worker process.
+
+    Each worker has a thread of its own that takes the next task from a shared queue, sends it, and
+    waits for the reply under the deadline: a worker goes from one task to the next without waiting
+    for the event loop, which matters when extraction is what the machine is saturated with.
+    """
 
     def __init__(
         self,
@@ -93,75 +109,130 @@ class WorkerPool:
         if preload:
             self._context.set_forkserver_preload(list(preload))
         self._on_restart = on_restart or (lambda reason: None)
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._all: set[_Worker] = set()
-        # Blocking pipe reads and writes happen on these threads, never on the event loop.
-        self._io = ThreadPoolExecutor(max_workers=2 * size + 1, thread_name_prefix="worker-io")
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     async def start(self) -> None:
-        self._idle = asyncio.Queue()
-        workers = await asyncio.get_running_loop().run_in_executor(self._io, self._spawn_many)
-        for worker in workers:
-            self._idle.put_nowait(worker)
+        self._loop = asyncio.get_running_loop()
+        workers = await self._loop.run_in_executor(None, self._spawn_many)
+        for index, worker in enumerate(workers):
+            thread = threading.Thread(
+                target=self._serve, args=(worker,), name=f"worker-io-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def _spawn_many(self) -> list[_Worker]:
         return [self._spawn() for _ in range(self._size)]
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._context, self._memory)
-        self._all.add(worker)
+        with self._lock:
+            self._all.add(worker)
         return worker
-
-    async def _replace(self, worker: _Worker, reason: str) -> None:
-        self._all.discard(worker)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._io, worker.kill)
-        if reason != "recycled":
-            log.warning("worker process replaced (%s)", reason)
-        self._on_restart(reason)
-        if not self._closed and self._idle is not None:
-            self._idle.put_nowait(await loop.run_in_executor(self._io, self._spawn))
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Result of ``fn(*args, **kwargs)``; its own exceptions are re-raised here.
 
         Raises ``TaskTimeout`` past the deadline, ``OutOfMemory`` past the memory limit and
-        ``WorkerCrashed`` if the worker died; in each case the worker is replaced.
+        ``WorkerCrashed`` if the worker died; in each case the worker is replaced. A cancelled call's
+        task, if already running, finishes (within its deadline) and its result is dropped.
         """
-        assert self._idle is not None, "WorkerPool.run() before start()"
-        worker = await self._idle.get()
+        assert self._loop is not None, "WorkerPool.run() before start()"
         loop = asyncio.get_running_loop()
-        name = getattr(fn, "__name__", "task")
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Task(fn, args, kwargs, future, loop))
+        return await future
+
+    # -- on each worker's thread ----------------------------------------------------------------
+
+    def _serve(self, worker: _Worker | None) -> None:
+        while worker is not None:
+            task = self._queue.get()
+            if task is None or self._closed:
+                return
+            if task.future.cancelled():
+                continue
+            worker = self._execute(worker, task)
+
+    def _execute(self, worker: _Worker, task: _Task) -> _Worker | None:
+        """Run one task; returns the worker for the next one (a replacement if this one was lost)."""
+        name = getattr(task.fn, "__name__", "task")
         try:
-            await loop.run_in_executor(self._io, worker.conn.send, (fn, args, kwargs))
-            reply = loop.run_in_executor(self._io, worker.conn.recv)
-            kind, value = await asyncio.wait_for(reply, self._timeout)
-        except TimeoutError:
-            await self._replace(worker, "timeout")
-            raise TaskTimeout(f"{name} took longer than {self._timeout:g}s") from None
-        except (EOFError, OSError, BrokenPipeError) as exc:
-            await self._replace(worker, "crashed")
-            raise WorkerCrashed(f"worker died during {name}: {type(exc).__name__}") from None
-        except BaseException:
-            await self._replace(worker, "cancelled")
-            raise
+            worker.conn.send((task.fn, task.args, task.kwargs))
+            if not worker.conn.poll(self._timeout):
+                return self._fail(
+                    task, worker, "timeout", TaskTimeout(f"{name} took longer than {self._timeout:g}s")
+                )
+            kind, value = worker.conn.recv()
+        except (EOFError, OSError) as exc:
+            why = f"worker died during {name}: {type(exc).__name__}"
+            return self._fail(task, worker, "crashed", WorkerCrashed(why))
+        except Exception as exc:  # the task itself could not be pickled: nothing reached the worker
+            self._settle(task, error=exc)
+            return worker
         if kind == _OOM:
-            await self._replace(worker, "memory")
-            raise OutOfMemory(f"{name} exceeded the worker memory limit")
+            return self._fail(task, worker, "memory", OutOfMemory(f"{name} exceeded the worker memory limit"))
+        self._settle(task, value=value) if kind == _OK else self._settle(task, error=value)
         worker.tasks += 1
         if worker.tasks >= self._max_tasks:
-            await self._replace(worker, "recycled")
-        else:
-            self._idle.put_nowait(worker)
-        if kind == _ERROR:
-            raise value
-        return value  # type: ignore[no-any-return]
+            return self._replace(worker, "recycled")
+        return worker
+
+    def _fail(self, task: _Task, worker: _Worker, reason: str, error: BaseException) -> _Worker | None:
+        """The worker is lost with the task: replace it (and say so) before the caller hears."""
+        replacement = self._replace(worker, reason)
+        self._settle(task, error=error)
+        return replacement
+
+    def _settle(self, task: _Task, *, value: Any = None, error: BaseException | None = None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            task.loop.call_soon_threadsafe(_resolve, task.future, value, error)
+
+    def _replace(self, worker: _Worker, reason: str) -> _Worker | None:
+        with self._lock:
+            self._all.discard(worker)
+        worker.kill()
+        if self._closed:
+            return None
+        if reason != "recycled":
+            log.warning("worker process replaced (%s)", reason)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._on_restart, reason)
+        try:
+            return self._spawn()
+        except OSError as exc:
+            log.error("cannot start a worker process: %s", exc)
+            return None
 
     async def close(self) -> None:
         self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            workers = list(self._all)
+            self._all.clear()
         loop = asyncio.get_running_loop()
-        for worker in list(self._all):
-            await loop.run_in_executor(self._io, worker.kill)
-        self._all.clear()
-        self._io.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            await loop.run_in_executor(None, worker.kill)
+        while True:  # calls still queued will not be served
+            try:
+                task = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None and not task.future.done():
+                task.future.cancel()
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

@@ -190,11 +190,19 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
             raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
     metadata = page_metadata(tree)
     document = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, favor_precision=True, **_EXTRACTION
+        tree, url=url, with_metadata=True, favor_precision=True, fast=True, **_EXTRACTION
     )
-    if document is None:
-        return "", metadata, None
     found = _as_dict(document)
+    if word_count(found.get("text") or "") < _THIN_WORDS:
+        # The fast pass skips trafilatura's second opinions (readability, jusText); on a page where
+        # it found little, ask for them.
+        fuller = _as_dict(
+            trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION)
+        ).get("text")
+        if fuller and len(fuller) > len(found.get("text") or ""):
+            found["text"] = fuller
+    if document is None and not found.get("text"):
+        return "", metadata, None
     found["text"] = _recall_if_thin(found.get("text") or "", markup, url)
     authors = metadata.authors or tuple(
         a.strip() for a in (found.get("author") or "").split(";") if a.strip()
