@@ -48,7 +48,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.poll import cpu_seconds, memory_kb, scrape  # noqa: E402
+from bench.poll import cpu_seconds, memory_kb, scrape, start_service  # noqa: E402
 from ingest.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
 
 PER_FEED = 50
@@ -204,13 +204,7 @@ def run_service(
     }
     path = work / f"{topic}.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    service = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=(work / f"{topic}.log").open("w"),
-        env=env,
-    )
+    service = start_service(path, work / f"{topic}.log")
     peak_rss = peak_pss = 0
     samples: list[int] = []
     try:

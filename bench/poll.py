@@ -140,6 +140,18 @@ def cpu_seconds(pid: int, own_children: bool = True) -> float:
     return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children)
 
 
+def start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``ingest run`` with ``config`` as a process of its own, stderr to ``log``, no INGEST_ env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
+    with log.open("w") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "ingest", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+
+
 def scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
@@ -208,14 +220,8 @@ def main() -> None:
     # Steady state, not a cold start: the entries the feeds hold at first are already published.
     if not args.no_seed:
         asyncio.run(seed_state(work / "state.db", port, args.feeds, POLL_ONLY_AHEAD if args.poll_only else 0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
     started = time.monotonic()
-    service = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--config", str(work / "ingest.yaml")],
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "service.log").open("w"),
-        env=env,
-    )
+    service = start_service(work / "ingest.yaml", work / "service.log")
     warmup = min(2 * args.interval, 60.0)  # the first cycle polls every feed with its validators unknown
     peak_rss = peak_pss = 0
     ready_at: float | None = None

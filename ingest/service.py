@@ -263,17 +263,13 @@ def feed_status(
             datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat() if scheduler else None
         )
         status: dict[str, Any] = {
+            **_health(state),
             "url": feed.url,
             "name": feed.name,
-            "state": state.health if state.last_polled_at else "new",
-            "last_polled_at": state.last_polled_at,
             "last_success_at": state.last_success_at,
             "last_status": state.last_status,
             "last_error": state.last_error,
-            "last_error_reason": state.last_error_reason,
-            "consecutive_errors": state.consecutive_errors,
             "next_check_at": next_check,
-            "entries_seen": state.entries_seen,
             "new_entries_last_poll": state.new_entries,
             "entries_per_day": _rounded(state.entries_per_day(now)),
             "validators": {
@@ -282,9 +278,7 @@ def feed_status(
             },
         }
         if state.children:  # a sitemap index: the child sitemaps polled with it
-            status["sitemaps"] = [
-                _child_status(states.get(url) or FeedState(url=url)) for url in state.children
-            ]
+            status["sitemaps"] = [_health(states.get(url) or FeedState(url=url)) for url in state.children]
         listed.append(status)
     return listed
 
@@ -293,7 +287,8 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _child_status(state: FeedState) -> dict[str, Any]:
+def _health(state: FeedState) -> dict[str, Any]:
+    """What /feeds says of any feed, a configured one or a child sitemap of an index."""
     return {
         "url": state.url,
         "state": state.health if state.last_polled_at else "new",

@@ -153,7 +153,11 @@ class WorkerPool:
     def _serve(self, worker: _Worker | None) -> None:
         while worker is not None:
             task = self._queue.get()
-            if task is None or self._closed:
+            if task is None:
+                return
+            if self._closed:  # taken after close(): nobody will run it
+                with contextlib.suppress(RuntimeError):
+                    task.loop.call_soon_threadsafe(task.future.cancel)
                 return
             if task.future.cancelled():
                 continue
@@ -177,7 +181,10 @@ class WorkerPool:
             return worker
         if kind == _OOM:
             return self._fail(task, worker, "memory", OutOfMemory(f"{name} exceeded the worker memory limit"))
-        self._settle(task, value=value) if kind == _OK else self._settle(task, error=value)
+        if kind == _OK:
+            self._settle(task, value=value)
+        else:
+            self._settle(task, error=value)
         worker.tasks += 1
         if worker.tasks >= self._max_tasks:
             return self._replace(worker, "recycled")

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from yarl import URL
 
-from ingest.errors import Disallowed, IngestError, PermanentError, TransientError
+from ingest.errors import Disallowed, PermanentError, TransientError
 from ingest.metrics import Metrics
 from ingest.net.hosts import HostGate
 
@@ -173,6 +173,7 @@ class _Cached:
     rules: RobotsRules
     until: float  # monotonic time after which it is fetched again
     good: bool  # from a real answer (200 or 4xx), not an unreachable server
+    host: str  # whose Crawl-delay the gate holds while this is cached
 
 
 class Robots:
@@ -231,31 +232,30 @@ class Robots:
             self._metrics.robots_fetches.labels("unreachable").inc()
             if previous is not None and previous.good:
                 log.info("robots.txt of %s unreachable (%s); keeping the copy we have", origin, exc)
-                self._store(origin, _Cached(previous.rules, now + UNREACHABLE_RETRY_S, True))
+                self._store(origin, _Cached(previous.rules, now + UNREACHABLE_RETRY_S, True, host))
                 return previous.rules
             log.info("robots.txt of %s unreachable (%s): not fetching its pages for now", origin, exc)
-            self._store(origin, _Cached(DISALLOW_ALL, now + UNREACHABLE_RETRY_S, False))
+            self._store(origin, _Cached(DISALLOW_ALL, now + UNREACHABLE_RETRY_S, False, host))
             return DISALLOW_ALL
         except PermanentError as exc:  # 4xx, too large, a redirect loop: no usable rules
             self._metrics.robots_fetches.labels("unavailable").inc()
             log.debug("robots.txt of %s unavailable (%s): no restrictions", origin, exc)
             rules = ALLOW_ALL
-        except IngestError:
-            raise
         else:
             self._metrics.robots_fetches.labels("fetched").inc()
             rules = parse_robots(body.decode("utf-8", errors="replace"), self._token)
         self._gate.set_delay(host, rules.crawl_delay)
         if rules.crawl_delay:
             log.info("%s asks for %s s between requests", origin, rules.crawl_delay)
-        self._store(origin, _Cached(rules, now + FRESH_S, True))
+        self._store(origin, _Cached(rules, now + FRESH_S, True, host))
         return rules
 
     def _store(self, origin: str, cached: _Cached) -> None:
         self._cache[origin] = cached
         self._cache.move_to_end(origin)
         while len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
+            _, evicted = self._cache.popitem(last=False)
+            self._gate.set_delay(evicted.host, None)  # its Crawl-delay goes with it
 
     def __len__(self) -> int:
         return len(self._cache)

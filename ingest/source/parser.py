@@ -29,8 +29,7 @@ from ingest.source.sitemap import (
     SitemapIndex,
     gunzip,
     parse_sitemap,
-    recent_children,
-    sitemap_children,
+    sitemap_index,
 )
 from ingest.source.sniff import FeedKind, sniff
 from ingest.text import clean_line, html_to_text
@@ -188,12 +187,12 @@ def parse_feed(
             body, feed_url=feed_url, base_url=base_url, max_entries=max_entries, feed_tags=feed_tags
         )
     if kind == "sitemapindex":
-        children = sitemap_children(body, url=feed_url)
+        children, recent = sitemap_index(body, url=feed_url)
         raise SitemapIndex(
             f"a sitemap index listing {len(children)} sitemaps, not a feed of articles",
             url=feed_url,
             children=children,
-            recent=recent_children(body, url=feed_url),
+            recent=recent,
         )
     return _parse_with_feedparser(
         body,

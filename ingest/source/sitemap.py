@@ -10,9 +10,9 @@ they are decompressed up to 50 MB, the protocol's limit.
   publication time (``news:publication_date``, kept only with a time and zone), the publication's name
   as feed title, its language and the keywords as tags. ``<lastmod>`` with a time and zone is the
   update time; it is never taken for the publication time.
-- ``<sitemapindex>``: a list of child sitemaps, not of articles; ``sitemap_children`` lists them,
-  ``recent_children`` picks those worth polling, and ``parse_feed`` raises ``SitemapIndex`` carrying
-  both, for the pipeline to poll the recent ones as feeds of their own.
+- ``<sitemapindex>``: a list of child sitemaps, not of articles; ``sitemap_index`` lists them and
+  picks those worth polling, and ``parse_feed`` raises ``SitemapIndex`` carrying both, for the
+  pipeline to poll the recent ones as feeds of their own.
 
 Runs in a worker process (see ``ingest.pipeline``): pure functions of their arguments.
 """
@@ -223,18 +223,14 @@ def parse_sitemap(
     return tuple(e for e in entries if e is not None)
 
 
-def sitemap_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
-    """The child sitemap URLs (absolute http(s)) listed by a ``<sitemapindex>``, in order, once each.
+def sitemap_index(body: bytes, *, url: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every child sitemap, the ones worth polling) of a ``<sitemapindex>``, read in one pass.
 
-    Raises ``ParseError`` (naming ``url``, the index's own URL, if given) when ``body`` is not one.
-    """
-    return tuple(dict.fromkeys(link for link, _ in _index_records(body, url)))
-
-
-def recent_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
-    """The child sitemaps worth polling, newest first: when the index dates its children
-    (``<lastmod>``), those changed within ``RECENT_WINDOW`` of the newest (undated ones are old
-    archives, as a rule); when it dates none, the first ones in its order. At most ``MAX_FOLLOWED``.
+    Every child: absolute http(s) URLs, in order, once each. Worth polling, newest first: when the
+    index dates its children (``<lastmod>``), those changed within ``RECENT_WINDOW`` of the newest
+    (undated ones are old archives, as a rule); when it dates none, the first ones in its order. At
+    most ``MAX_FOLLOWED``. Raises ``ParseError`` (naming ``url``, the index's own URL, if given) when
+    ``body`` is not one.
     """
     records = list(_index_records(body, url))
     dated = [(when, link) for link, when in records if when is not None]
@@ -244,7 +240,18 @@ def recent_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
         newest = max(when for when, _ in dated)
         dated.sort(key=lambda pair: pair[0], reverse=True)
         chosen = [link for when, link in dated if newest - when <= RECENT_WINDOW]
-    return tuple(dict.fromkeys(chosen))[:MAX_FOLLOWED]
+    every = tuple(dict.fromkeys(link for link, _ in records))
+    return every, tuple(dict.fromkeys(chosen))[:MAX_FOLLOWED]
+
+
+def sitemap_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
+    """Every child sitemap of an index (see ``sitemap_index``)."""
+    return sitemap_index(body, url=url)[0]
+
+
+def recent_children(body: bytes, *, url: str | None = None) -> tuple[str, ...]:
+    """The child sitemaps of an index worth polling (see ``sitemap_index``)."""
+    return sitemap_index(body, url=url)[1]
 
 
 def _index_records(body: bytes, url: str | None) -> Iterator[tuple[str, datetime | None]]:

@@ -193,17 +193,9 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
         tree, url=url, with_metadata=True, favor_precision=True, fast=True, **_EXTRACTION
     )
     found = _as_dict(document)
-    if word_count(found.get("text") or "") < _THIN_WORDS:
-        # The fast pass skips trafilatura's second opinions (readability, jusText); on a page where
-        # it found little, ask for them.
-        fuller = _as_dict(
-            trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION)
-        ).get("text")
-        if fuller and len(fuller) > len(found.get("text") or ""):
-            found["text"] = fuller
-    if document is None and not found.get("text"):
-        return "", metadata, None
     found["text"] = _recall_if_thin(found.get("text") or "", markup, url)
+    if document is None and not found["text"]:
+        return "", metadata, None
     authors = metadata.authors or tuple(
         a.strip() for a in (found.get("author") or "").split(";") if a.strip()
     )
@@ -233,10 +225,17 @@ def _as_dict(document: Any) -> dict[str, Any]:
 
 
 def _recall_if_thin(text: str, markup: str | bytes, url: str) -> str:
-    """Precision mode keeps boilerplate out but sometimes misses the body altogether. When it found
-    little, extract again with the default balance and keep that if it is substantially longer."""
+    """The fast precision pass keeps boilerplate out but sometimes misses the body altogether. When
+    it found little: ask trafilatura's second opinions (readability, jusText), still in precision
+    mode, and keep their text if longer; if that is still little, extract in the default balance and
+    keep that if it is substantially longer."""
     if word_count(text) >= _THIN_WORDS:
         return text
+    precise = _as_dict(trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION))
+    if len(precise.get("text") or "") > len(text):
+        text = str(precise["text"])
+        if word_count(text) >= _THIN_WORDS:
+            return text
     again = trafilatura.bare_extraction(markup, url=url, with_metadata=False, **_EXTRACTION)
     fuller = str(_as_dict(again).get("text") or "")
     return fuller if len(text) < _THIN_RATIO * len(fuller) else text

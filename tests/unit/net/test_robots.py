@@ -129,6 +129,7 @@ def test_a_hostile_pattern_does_not_backtrack_forever() -> None:
 def test_any_text_parses_and_answers(text: str, path: str) -> None:
     rules = parse_robots(text, "ingest")
     assert rules.allowed("/" + path) in (True, False)
+    assert rules.allowed("/robots.txt")  # whatever a file says, robots.txt itself stays readable
 
 
 # -- the cache, over a real server on loopback ------------------------------------------------------
@@ -246,3 +247,16 @@ async def test_the_cache_keeps_at_most_its_capacity(robots_server: RobotsServer,
     other = robots_server.base.replace("127.0.0.1", "127.0.0.1.")  # another origin, same server
     await robots.check(URL(other + "/a"))
     assert len(robots) == 1
+
+
+async def test_an_evicted_origin_takes_its_crawl_delay_with_it(
+    robots_server: RobotsServer, client: HttpClient
+) -> None:
+    robots_server.body = b"User-agent: *\nCrawl-delay: 4\n"
+    robots = Robots(client.body, client.gate, "ingest", Metrics(), capacity=1)
+    await robots.check(URL(robots_server.base + "/a"))
+    assert client.gate.delay("127.0.0.1") == 4
+    robots_server.body = b""
+    other = robots_server.base.replace("127.0.0.1", "127.0.0.1.")  # another origin, same server
+    await robots.check(URL(other + "/a"))  # the first origin is evicted
+    assert client.gate.delay("127.0.0.1") == 0
