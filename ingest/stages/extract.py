@@ -1,8 +1,10 @@
 """Extract: body text and metadata of a page with trafilatura, or the feed entry's own content.
 
-``extract_html`` is a pure function of bytes, run in a worker process by the pipeline. Metadata that
-carries a time and zone (``article:published_time``, JSON-LD ``datePublished``) is read here from the
-page itself, because trafilatura reports dates without their time.
+``extract_html`` is a pure function of bytes, run in a worker process by the pipeline. trafilatura
+extracts the body; the metadata is what the page states in its meta tags and JSON-LD, read here, with
+times and zones (trafilatura reports dates without their time). trafilatura's costlier searches of the
+page run only for what the page does not state: a byline when no author is named, a date (htmldate)
+when no publication date is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from lxml.html import HtmlElement
+from trafilatura import metadata as trafilatura_metadata
 
 from ingest.errors import IngestError, NoContent, ParseError, TransientError
 from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata
@@ -78,13 +82,14 @@ def language_code(value: Any) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _meta(tree: HtmlElement) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _meta(tree: HtmlElement) -> dict[str, list[str]]:
+    """Each meta tag's values by name, in page order."""
+    found: dict[str, list[str]] = {}
     for el in tree.iter("meta"):
         name = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
-        content = el.get("content")
-        if name and content and name not in found:
-            found[name] = content.strip()
+        content = (el.get("content") or "").strip()
+        if name and content:
+            found.setdefault(name, []).append(content)
     return found
 
 
@@ -96,7 +101,7 @@ def _jsonld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
         if len(raw) > _MAX_JSONLD_BYTES:
             continue
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, strict=False)  # raw line breaks inside strings are common
         except ValueError:
             continue
         stack = [data]
@@ -116,10 +121,14 @@ def _is_article(obj: dict[str, Any]) -> bool:
     return any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds)
 
 
-def _person_names(value: Any) -> list[str]:
+def _person_names(value: Any, graph: dict[str, dict[str, Any]]) -> list[str]:
+    """Names of the people in a JSON-LD ``author``: strings, Person objects, or references by
+    ``@id`` to objects elsewhere in the page's graphs."""
     items = value if isinstance(value, list) else [value]
     names: list[str] = []
     for item in items:
+        if isinstance(item, dict) and "name" not in item and isinstance(item.get("@id"), str):
+            item = graph.get(item["@id"], item)
         if isinstance(item, str):
             names.append(item)
         elif isinstance(item, dict) and item.get("@type") != "Organization":
@@ -129,15 +138,73 @@ def _person_names(value: Any) -> list[str]:
     return names
 
 
+# Meta tags that name a story's authors, in order of trust; values may list several names.
+_AUTHOR_META = (
+    "author",
+    "article:author",
+    "dc.creator",
+    "dcterms.creator",
+    "parsely-author",
+    "sailthru.author",
+    "byl",
+)
+# Meta tags that hold a story's topics: several tags, or one comma-separated list.
+_TAG_META = ("article:tag", "news_keywords", "keywords", "article:section", "parsely-section")
+
+
+def _first(meta: dict[str, list[str]], *names: str) -> str | None:
+    return next((meta[n][0] for n in names if n in meta), None)
+
+
+def _text_list(value: Any) -> list[str]:
+    """Strings from a JSON-LD value that is a string, a comma-separated string, or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    return [part.strip() for item in items if isinstance(item, str) for part in item.split(",")]
+
+
+def _meta_authors(meta: dict[str, list[str]]) -> list[str]:
+    for name in _AUTHOR_META:
+        values = [v for v in meta.get(name, ()) if "://" not in v and not v.startswith("@")]
+        if values:
+            return values
+    return []
+
+
+def _keywords(article: dict[str, Any], meta: dict[str, list[str]]) -> list[str]:
+    found = _text_list(article.get("keywords")) + _text_list(article.get("articleSection"))
+    for name in _TAG_META:
+        values = meta.get(name, [])
+        found += [p.strip() for v in values for p in (v.split(",") if len(values) == 1 else [v])]
+    unique: dict[str, str] = {}
+    for tag in found:
+        if tag and tag[0] not in "&@_#" and tag.casefold() not in unique:
+            unique[tag.casefold()] = tag
+    return list(unique.values())
+
+
+def _publisher(article: dict[str, Any]) -> str | None:
+    publisher = article.get("publisher")
+    name = publisher.get("name") if isinstance(publisher, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def _site_name(meta: dict[str, list[str]], article: dict[str, Any]) -> str | None:
+    name = _first(meta, "og:site_name") or _publisher(article) or _first(meta, "application-name")
+    handle = _first(meta, "twitter:site")
+    return name or (handle.lstrip("@") or None if handle and " " not in handle else None)
+
+
 def page_metadata(tree: HtmlElement) -> PageMetadata:
     """Metadata stated by the page: meta tags, JSON-LD, ``<html lang>``, canonical link."""
     meta = _meta(tree)
-    article = next((o for o in _jsonld_objects(tree) if _is_article(o)), {})
+    objects = list(_jsonld_objects(tree))
+    article = next((o for o in objects if _is_article(o)), {})
+    graph = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
     published = parse_timestamp(article.get("datePublished")) or parse_timestamp(
-        meta.get("article:published_time") or meta.get("datepublished")
+        _first(meta, "article:published_time", "datepublished")
     )
     updated = parse_timestamp(article.get("dateModified")) or parse_timestamp(
-        meta.get("article:modified_time") or meta.get("datemodified")
+        _first(meta, "article:modified_time", "datemodified")
     )
     canonical = next(
         (el.get("href") for el in tree.iter("link") if (el.get("rel") or "").lower() == "canonical"),
@@ -147,17 +214,18 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
     headline = article.get("headline") if isinstance(article.get("headline"), str) else None
     document_title = next(tree.iter("title"), None)
     return PageMetadata(
-        title=meta.get("og:title") or headline or (h1.text_content().strip() if h1 is not None else None),
+        title=_first(meta, "og:title") or headline or (h1.text_content().strip() if h1 is not None else None),
         document_title=document_title.text_content().strip() if document_title is not None else None,
-        authors=tuple(_person_names(article.get("author"))),
+        authors=tuple(_person_names(article.get("author"), graph) or _meta_authors(meta)),
         published_at=published if isinstance(published, datetime) else None,
         updated_at=updated if isinstance(updated, datetime) else None,
         published_date=published if type(published) is date else None,
-        language=language_code(tree.get("lang")) or language_code(meta.get("og:locale")),
-        site_name=meta.get("og:site_name"),
-        description=meta.get("og:description") or meta.get("description"),
-        image_url=meta.get("og:image"),
+        language=language_code(tree.get("lang")) or language_code(_first(meta, "og:locale")),
+        site_name=_site_name(meta, article),
+        description=_first(meta, "og:description", "description", "twitter:description"),
+        image_url=_first(meta, "og:image", "twitter:image"),
         canonical_url=canonical,
+        tags=tuple(_keywords(article, meta)),
     )
 
 
@@ -174,9 +242,11 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
 
 
 def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, PageMetadata, str | None]:
-    """Extract (text, metadata, trafilatura's date) from a page. Text lines are paragraphs.
+    """Extract (text, metadata, a date found in the page) from a page. Text lines are paragraphs.
 
-    Raises ``ParseError`` when the page cannot be parsed as HTML at all.
+    The metadata is the page's own (meta tags, JSON-LD); trafilatura's costlier searches run only for
+    what the page does not state: its byline search when no author is named, htmldate when no
+    publication date is. Raises ``ParseError`` when the page cannot be parsed as HTML at all.
     """
     markup = _decode(body, content_type)
     try:
@@ -189,33 +259,22 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
         except (ValueError, lxml.etree.ParserError) as exc:
             raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
     metadata = page_metadata(tree)
-    document = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, favor_precision=True, fast=True, **_EXTRACTION
-    )
-    found = _as_dict(document)
-    found["text"] = _recall_if_thin(found.get("text") or "", markup, url)
-    if document is None and not found["text"]:
+    document = trafilatura.bare_extraction(tree, url=url, favor_precision=True, fast=True, **_EXTRACTION)
+    text = _recall_if_thin(_as_dict(document).get("text") or "", markup, url)
+    if document is None and not text:
         return "", metadata, None
     authors = metadata.authors or tuple(
-        a.strip() for a in (found.get("author") or "").split(";") if a.strip()
+        a.strip() for a in (trafilatura_metadata.extract_author(tree) or "").split(";") if a.strip()
     )
-    text = found.get("text") or ""
-    declared = metadata.language or language_code(found.get("language"))
-    merged = PageMetadata(
-        title=metadata.title,
-        document_title=metadata.document_title or found.get("title"),
+    date_hint = None
+    if metadata.published_at is None and metadata.published_date is None:
+        date_hint = find_date(tree, url=url, original_date=True, extensive_search=False)
+    merged = replace(
+        metadata,
         authors=authors,
-        published_at=metadata.published_at,
-        updated_at=metadata.updated_at,
-        published_date=metadata.published_date,
-        language=detect_language(text, declared),
-        site_name=metadata.site_name or found.get("sitename"),
-        description=metadata.description or found.get("description"),
-        image_url=metadata.image_url or found.get("image"),
-        canonical_url=metadata.canonical_url,
-        tags=tuple(dict.fromkeys((found.get("categories") or []) + (found.get("tags") or []))),
+        language=detect_language(text, metadata.language),
     )
-    return text, merged, found.get("date")
+    return text, merged, date_hint
 
 
 def _as_dict(document: Any) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def test_site_article_metadata() -> None:
     assert metadata.description.startswith("Portmere City Council passed next year's budget by two votes")
     assert metadata.published_at == datetime(2026, 3, 13, 6, 45, tzinfo=UTC)
     assert "Politics" in metadata.tags
-    assert date_hint == "2026-03-13"
+    assert date_hint is None  # the page states its time: no search for a date in the page
     assert "\n" in text  # paragraphs kept apart
 
 
@@ -182,6 +182,50 @@ def test_metadata_from_json_ld_graph() -> None:
     assert metadata.updated_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     assert metadata.language == "fr"
     assert metadata.image_url == "https://x.example/i.jpg"
+
+
+def test_json_ld_author_by_reference_and_raw_line_breaks() -> None:
+    graph = (
+        '{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "NewsArticle", "headline": "A story\nin two lines", "author": {"@id": "#ada"}},'
+        '{"@type": "Person", "@id": "#ada", "name": "Ada Byron"}]}'
+    )
+    head = f'<script type="application/ld+json">{graph}</script>'
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    _, metadata, _ = extract_html(html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None)
+    assert metadata.authors == ("Ada Byron",)
+    assert metadata.title == "A story\nin two lines"
+
+
+def test_authors_tags_and_site_from_meta_tags() -> None:
+    head = (
+        '<meta name="author" content="https://x.example/people/ada">'
+        '<meta name="dc.creator" content="Ada Byron; Grace Hopper">'
+        '<meta name="keywords" content="harbour, strike, &amp;quot, Harbour, _internal">'
+        '<meta property="article:section" content="Business">'
+        '<meta name="twitter:site" content="@gazette">'
+    )
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    _, metadata, _ = extract_html(html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None)
+    assert metadata.authors == ("Ada Byron; Grace Hopper",)  # split into names by normalisation
+    assert metadata.tags == ("harbour", "strike", "Business")
+    assert metadata.site_name == "gazette"
+
+
+def test_byline_in_the_page_when_no_metadata_names_the_author() -> None:
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    body = f'<article><p class="byline">By <span class="author">Maren Ostby</span></p>{paragraphs}</article>'
+    _, metadata, _ = extract_html(html("", body), "https://x.example/a", None)
+    assert metadata.authors == ("Maren Ostby",)
+
+
+def test_date_found_in_the_page_when_no_metadata_states_it() -> None:
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    body = f'<article><time datetime="2026-03-13">13 March 2026</time>{paragraphs}</article>'
+    _, metadata, date_hint = extract_html(html("", body), "https://x.example/2026/03/13/a", None)
+    assert metadata.published_at is None
+    assert metadata.published_date is None
+    assert date_hint == "2026-03-13"
 
 
 def test_date_only_and_naive_times_are_dates_not_instants() -> None:
