@@ -41,6 +41,10 @@ class RunSummary:
     outcomes: Counter[str]
     unacknowledged: int
 
+    def add(self, report: PollReport) -> None:
+        self.polls[report.result] += 1
+        self.outcomes.update(o.kind for o in report.outcomes)
+
     def describe(self) -> str:
         polls = ", ".join(f"{k}={v}" for k, v in sorted(self.polls.items())) or "none"
         outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())) or "none"
@@ -123,11 +127,11 @@ class Service:
                 status.port,
             )
             if once:
-                reports = await self._once(pipeline, feeds, stop)
+                summary = _summarise(await self._once(pipeline, feeds, stop))
             else:
-                reports = await self._forever(pipeline, publisher, feeds, stop)
+                summary = await self._forever(pipeline, publisher, feeds, stop)
             self._stopping = True
-            return _summarise(reports, once=once)
+            return summary
         raise AssertionError("unreachable")
 
     async def _connect_kafka(
@@ -179,15 +183,17 @@ class Service:
         publisher: Publisher,
         feeds: tuple[FeedConfig, ...],
         stop: asyncio.Event,
-    ) -> list[PollReport]:
-        """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls."""
+    ) -> RunSummary:
+        """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls.
+
+        Polls are tallied as they finish, not kept: the service runs for months."""
         scheduler = Scheduler(feeds, self.settings.scheduler)
         if self._status is not None:
             self._status.feeds = lambda: feed_status(pipeline.health.states, feeds, scheduler)
         self.metrics.intake_paused.set_function(lambda: 0.0 if publisher.healthy else 1.0)
         room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
         running: set[asyncio.Task[PollReport]] = set()
-        reports: list[PollReport] = []
+        tally = RunSummary(Counter(), Counter(), 0)
         fatal: list[BaseException] = []
 
         async def one(index: int, feed: FeedConfig) -> PollReport:
@@ -200,7 +206,7 @@ class Service:
             except Exception as exc:  # a bug must not take the feed out of the schedule
                 log.exception("poll of %s failed unexpectedly", feed.url)
                 report = PollReport(feed.url, "error", error=type(exc).__name__, consecutive_errors=1)
-            reports.append(report)
+            tally.add(report)
             scheduler.done(
                 index,
                 report.consecutive_errors,
@@ -232,7 +238,7 @@ class Service:
         await _drain(set[asyncio.Future[Any]](running), self.settings.pipeline.drain_timeout_s)
         if fatal:
             raise fatal[0]
-        return reports
+        return tally
 
 
 async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:
@@ -299,12 +305,12 @@ def _health(state: FeedState) -> dict[str, Any]:
     }
 
 
-def _summarise(reports: list[PollReport], *, once: bool = True) -> RunSummary:
-    """Counts of a run. Unacknowledged articles matter for ``--once`` only: a long-running service
-    retries them itself."""
+def _summarise(reports: list[PollReport]) -> RunSummary:
+    """Counts of a ``--once`` run, with the articles Kafka did not acknowledge (a long-running
+    service retries those itself)."""
     polls: Counter[str] = Counter(r.result for r in reports)
     outcomes: Counter[str] = Counter(o.kind for r in reports for o in r.outcomes)
-    unacked = once * sum(
+    unacked = sum(
         1
         for r in reports
         for o in r.outcomes
