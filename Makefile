@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= deploy/ingest.yaml
 
-.PHONY: setup run test lint schema clean
+.PHONY: setup tools run test lint schema clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,15 +14,19 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# promtool and Chromium, from Debian's packages, for the alert-rule and status-page tests.
+tools: setup
+	bash .ci/tools.sh $(BIN)
+
 run: setup
 	$(BIN)/ingest run --config $(CONFIG)
 
 lint: setup
-	$(BIN)/ruff check ingest tests bench
-	$(BIN)/ruff format --check ingest tests bench
+	$(BIN)/ruff check ingest tests bench examples
+	$(BIN)/ruff format --check ingest tests bench examples
 	$(BIN)/mypy
 
-test: lint
+test: lint tools
 	$(BIN)/pytest -q
 
 schema: setup

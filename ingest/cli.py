@@ -4,6 +4,8 @@ ingest run [--config FILE] [--once]
 ingest extract FILE --url URL
 ingest check-config [--config FILE]
 ingest healthcheck [--config FILE]
+ingest tail [--config FILE] [--topic T] [--from-beginning | -n N] [--follow] [--json]
+ingest discover [--config FILE] URL
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest import __version__
+from ingest import __version__, logs
 from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError, FatalError, IngestError
 
@@ -39,34 +40,8 @@ EXIT_SIGNAL = 130
 CONFIG_ENV = "INGEST_CONFIG"
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
-
-
 def _setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    # kafka-python logs every lost connection, with tracebacks, many times a second while a broker
-    # is away. The service reports the cause itself, once ("Kafka stopped acknowledging", "no Kafka
-    # broker reachable"); the library's own account is for DEBUG only.
-    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
+    logs.setup(level, fmt)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -112,6 +87,7 @@ async def _run_service(service: Service, *, once: bool) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from ingest.pipeline import article_from_html
 
+    _settings(args)  # a --config given is validated, as by every command
     _setup_logging("WARNING", "text")
     try:
         body = Path(args.file).read_bytes()
@@ -175,6 +151,27 @@ def _cmd_healthcheck(args: argparse.Namespace) -> int:
     return EXIT_OK if healthy else EXIT_FATAL
 
 
+def _cmd_tail(args: argparse.Namespace) -> int:
+    from ingest.kafka import tail
+
+    settings = _settings(args)
+    _setup_logging("WARNING", "text")
+    if args.lines < 0:
+        raise ConfigError("--lines must be 0 or more")
+    topic = args.topic or settings.kafka.topic
+    last = None if args.from_beginning else args.lines
+    show = tail.as_json_line if args.json else tail.readable
+    count = 0
+    bootstrap = tail.bootstrap_for(settings.kafka)
+    for record in tail.read(settings.kafka, bootstrap, topic, last=last, follow=args.follow):
+        sys.stdout.write(show(record) + "\n")
+        sys.stdout.flush()
+        count += 1
+    if not args.json:
+        print(f"{count} messages from {topic}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description="News feeds to structured articles on Kafka.")
     parser.add_argument("--version", action="version", version=f"ingest {__version__}")
@@ -188,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="poll every feed once, publish, exit")
     run.set_defaults(handler=_cmd_run)
 
-    extract = commands.add_parser("extract", help="extract one saved HTML page and print the article")
+    extract = with_config(
+        commands.add_parser("extract", help="extract one saved HTML page and print the article")
+    )
     extract.add_argument("file", help="saved HTML page")
     extract.add_argument("--url", required=True, help="the page's URL")
     extract.set_defaults(handler=_cmd_extract)
@@ -203,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     health = with_config(commands.add_parser("healthcheck", help="exit 0 if the service is healthy"))
     health.add_argument("--timeout", type=float, default=5.0)
     health.set_defaults(handler=_cmd_healthcheck)
+
+    tail = with_config(commands.add_parser("tail", help="print the articles on the topic"))
+    tail.add_argument("--topic", "-t", help="topic to read (default: kafka.topic)")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", action="store_true", help="every message on the topic")
+    start.add_argument("--lines", "-n", type=int, default=10, help="the last N messages (default 10)")
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
+    tail.add_argument("--json", action="store_true", help="one JSON message per line")
+    tail.set_defaults(handler=_cmd_tail)
     return parser
 
 

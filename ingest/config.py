@@ -195,7 +195,8 @@ class DedupSettings(_Section):
 
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["text", "json"] = "text"
+    # json: one object per event (containers); text: readable lines; auto: text on a terminal only.
+    format: Literal["auto", "text", "json"] = "auto"
 
 
 class Settings(BaseSettings):

@@ -7,11 +7,16 @@ feed id. Known label combinations are pre-initialised to 0 so dashboards see the
 
 from __future__ import annotations
 
+import os
 import platform
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from ingest import __version__
+from ingest import __version__, build
 
 STAGES = ("poll", "parse", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
@@ -31,7 +36,11 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.build_info = Info("ingest_build", "Build of the running service.", registry=r)
-        self.build_info.info({"version": __version__, "python": platform.python_version()})
+        self.build_info.info({"version": __version__, "python": platform.python_version(), **build.info()})
+        # The standard process_* series of the service process, and the same for its workers.
+        ProcessCollector(registry=r)
+        self.workers = WorkerCollector()
+        r.register(self.workers)
 
         self.stage_items_in = Counter(
             "ingest_stage_items_in_total", "Items that entered a stage.", ["stage"], registry=r
@@ -189,3 +198,44 @@ class Metrics:
             self.kafka_publish_latency.labels(topic)
             for result in PUBLISH_RESULTS:
                 self.kafka_publish.labels(topic, result)
+
+
+class WorkerCollector(Collector):
+    """CPU time and resident memory of the worker processes, read from /proc at scrape time.
+
+    ``pids`` is set by the service once its pool runs. A replaced worker's CPU time leaves the sum
+    (a counter reset, which ``rate()`` absorbs). Elsewhere than Linux it reports nothing."""
+
+    def __init__(self) -> None:
+        self.pids: Callable[[], list[int]] = list
+
+    def collect(self) -> Iterator[Metric]:
+        cpu, memory, found = 0.0, 0, False
+        for pid in self.pids():
+            usage = _proc_usage(pid)
+            if usage is not None:
+                found = True
+                cpu += usage[0]
+                memory += usage[1]
+        if found:
+            yield CounterMetricFamily(
+                "ingest_worker_cpu_seconds", "CPU time of the running worker processes.", value=cpu
+            )
+            yield GaugeMetricFamily(
+                "ingest_worker_resident_memory_bytes",
+                "Resident memory of the worker processes.",
+                value=memory,
+            )
+
+
+def _proc_usage(pid: int) -> tuple[float, int] | None:
+    """(user+system CPU seconds, resident bytes) of a process, from /proc; None if unreadable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        statm = Path(f"/proc/{pid}/statm").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu, int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from ingest.config import FeedConfig, Settings
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # Entries read from one feed document at most (its size is capped by http.max_feed_bytes too).
 MAX_ENTRIES_PER_DOCUMENT = 100_000
+RECENT_ARTICLES = 20  # kept for the status page
 
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)
@@ -120,6 +122,7 @@ class Pipeline:
         self._workers = workers
         self._dedup = Deduplicator(state, settings.dedup)
         self.health = FeedHealth(metrics)
+        self.recent: deque[Article] = deque(maxlen=RECENT_ARTICLES)  # for the status page, newest first
         self._room = asyncio.Semaphore(settings.pipeline.max_articles_in_flight)
         # Lanes per host, taken before a room (a feed slot for polls): the queue for a slow or
         # Crawl-delayed host forms outside, and other hosts' work goes on.
@@ -194,6 +197,7 @@ class Pipeline:
         An entry takes its host's lane before a room in the pipeline and leaves the lane once its
         page is fetched: entries queued behind a slow or Crawl-delayed host wait outside, and do not
         hold rooms that other hosts' entries could use."""
+        started = time.monotonic()
         async with contextlib.AsyncExitStack() as lane:
             await lane.enter_async_context(self._lanes.slot(_host(entry.link)))
             async with self._room:
@@ -205,9 +209,21 @@ class Pipeline:
                 except FatalError:
                     raise
                 except IngestError as exc:  # transient, or the dead letter itself could not be sent
-                    log.warning("deferred %s: %s", entry.link or entry.key, exc)
+                    log.warning("deferred %s: %s", entry.link or entry.key, exc, extra=_fields(entry, exc))
                     outcome = Outcome("deferred", f"{exc.stage or 'process'}:{exc.reason}")
         self._metrics.entry_outcomes.labels(outcome.kind).inc()
+        log.debug(
+            "%s %s",
+            outcome.kind,
+            entry.link or entry.key,
+            extra={
+                "feed": entry.feed_url,
+                "url": entry.link,
+                "outcome": outcome.kind,
+                "reason": outcome.reason,
+                "duration_s": round(time.monotonic() - started, 3),
+            },
+        )
         return outcome
 
     async def _process(self, entry: FeedEntry, lane: contextlib.AsyncExitStack) -> Outcome:
@@ -245,6 +261,7 @@ class Pipeline:
             return outcome
 
     def _acknowledged(self, article: Article) -> None:
+        self.recent.appendleft(article)
         m = self._metrics
         now = datetime.now(UTC)
         m.articles_published.labels(article.extraction.method).inc()
@@ -256,7 +273,7 @@ class Pipeline:
 
     async def _dead_letter(self, entry: FeedEntry, error: PermanentError) -> Outcome:
         stage = error.stage or "process"
-        log.warning("dead letter (%s at %s): %s", error.reason, stage, error)
+        log.warning("dead letter (%s at %s): %s", error.reason, stage, error, extra=_fields(entry, error))
         await self._sink.dead_letter(dead_letter(entry, error, stage))
         self._metrics.dead_letters.labels(error.reason).inc()
         await self._state.record([entry.key], "", None)
@@ -377,7 +394,13 @@ class Pipeline:
     async def _poll_failed(
         self, feed: FeedConfig, state: FeedState, now: datetime, exc: IngestError
     ) -> PollReport:
-        log.warning("poll of %s failed (%s): %s", feed.url, exc.reason, exc)
+        log.warning(
+            "poll of %s failed (%s): %s",
+            feed.url,
+            exc.reason,
+            exc,
+            extra={"stage": "poll", "feed": feed.url, "error": type(exc).__name__, "reason": exc.reason},
+        )
         self._metrics.feed_polls.labels("error").inc()
         self._metrics.feed_poll_errors.labels(exc.reason).inc()
         failed = replace(
@@ -426,8 +449,17 @@ def _fallen_back(page: FetchedPage, error: IngestError | None) -> Extracted:
         "page not used (%s): %s; published with the feed's text",
         extracted.fallback_reason,
         error or page.entry.link,
+        extra=_fields(page.entry, error) | {"reason": extracted.fallback_reason},
     )
     return extracted
+
+
+def _fields(entry: FeedEntry, error: IngestError | None) -> dict[str, Any]:
+    """Structured log fields of an entry and what went wrong with it."""
+    found: dict[str, Any] = {"feed": entry.feed_url, "url": entry.link}
+    if error is not None:
+        found |= {"stage": error.stage, "error": type(error).__name__, "reason": error.reason}
+    return found
 
 
 def _host(link: str | None) -> str:

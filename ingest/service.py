@@ -107,6 +107,7 @@ class Service:
             )
             await workers.start()
             stack.push_async_callback(workers.close)
+            self.metrics.workers.pids = workers.pids
             pipeline = Pipeline(
                 s,
                 http=http,
@@ -117,6 +118,7 @@ class Service:
             )
             self._status = status
             status.feeds = lambda: feed_status(pipeline.health.states, feeds, None)
+            status.recent = lambda: tuple(pipeline.recent)
             self._running = True
             log.info(
                 "ingest running: %d feeds, topic %s, bootstrap %s, status on %s:%d",

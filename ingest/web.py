@@ -1,19 +1,51 @@
-"""The service's own HTTP endpoints on ``metrics.port``: /metrics, /healthz, /readyz, /feeds."""
+"""The service's own HTTP endpoints on ``metrics.port``: / (the status page), /metrics, /healthz,
+/readyz, /feeds."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest import __version__, status_page
 from ingest.metrics import Metrics
+from ingest.models import Article
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 FeedStatus = Callable[[], list[dict[str, Any]]]
+RecentArticles = Callable[[], Sequence[Article]]
 MAX_FEEDS_LISTED = 10_000
+RATE_WINDOW_S = 60.0
+RATE_SAMPLE_S = 5.0
+
+
+class RateWindow:
+    """Articles per minute over the last minute, from samples of the published total."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self._window_s = window_s
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, at: float, total: int) -> None:
+        self._samples.append((at, total))
+        while len(self._samples) > 2 and at - self._samples[1][0] >= self._window_s:
+            self._samples.popleft()
+
+    def per_minute(self) -> float | None:
+        if len(self._samples) < 2:
+            return None
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        if end - start < self._window_s / 6:
+            return None
+        return max(0, last - first) * 60.0 / (end - start)
 
 
 class StatusServer:
@@ -27,6 +59,37 @@ class StatusServer:
         self._runner: web.AppRunner | None = None
         self.port = port
         self.feeds: FeedStatus = list  # replaced once the feeds are known
+        self.recent: RecentArticles = tuple  # replaced once the pipeline runs
+        self._rate = RateWindow()
+        self._sampler: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        self._rate.add(time.monotonic(), status_page.published_total(self._metrics.registry))
+
+    async def _sample_forever(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(RATE_SAMPLE_S)
+
+    async def _status_page(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("state") or None
+        if wanted is not None and wanted not in status_page.FEED_FILTERS:
+            raise web.HTTPBadRequest(text=f"state must be one of {', '.join(status_page.FEED_FILTERS)}")
+        self._sample()
+        ready, detail = self._ready()
+        snapshot = status_page.Snapshot(
+            now=datetime.now(UTC),
+            version=__version__,
+            ready=ready,
+            ready_detail=detail,
+            articles_per_minute=self._rate.per_minute(),
+            published_total=status_page.published_total(self._metrics.registry),
+            stages=status_page.stage_counts(self._metrics.registry),
+            feeds=self.feeds(),
+            feed_filter=wanted,
+            recent=self.recent(),
+        )
+        return web.Response(text=status_page.render(snapshot), content_type="text/html", charset="utf-8")
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
         body = generate_latest(self._metrics.registry)
@@ -53,6 +116,7 @@ class StatusServer:
 
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/", self._status_page)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -65,8 +129,14 @@ class StatusServer:
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        self._sampler = asyncio.create_task(self._sample_forever(), name="status-rate")
 
     async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+            self._sampler = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -217,6 +217,11 @@ class WorkerPool:
             log.error("cannot start a worker process: %s", exc)
             return None
 
+    def pids(self) -> list[int]:
+        """Process ids of the workers now running (for their CPU and memory metrics)."""
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.pid is not None]
+
     async def close(self) -> None:
         self._closed = True
         for _ in self._threads:

@@ -26,8 +26,11 @@ def _recorded(db: Path) -> int:
     """Articles the service has recorded as acknowledged so far (its state, read-only)."""
     if not db.exists():
         return 0
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("SELECT count(*) FROM seen").fetchone()[0])
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM seen").fetchone()[0])
+    except sqlite3.OperationalError:  # the file exists, its tables not yet
+        return 0
 
 
 KILLS = 5

@@ -76,12 +76,7 @@ def test_long_running_service_polls_reports_and_stops_cleanly(deploy: Any, site:
         wait_for_records(deployment.bootstrap, deployment.dlq_topic, 2)
 
         # A new entry appears in the feed: the next poll picks it up without a restart.
-        status, headers, body = site.content("/feeds/world.rss")
-        item = (
-            "<item><title>Tram line opens</title>"
-            f"<link>{site.base}/articles/tram-line.html</link><guid>hg-3001</guid></item>"
-        ).encode()
-        site.routes["/feeds/world.rss"] = (status, headers, body.replace(b"<item>", item + b"<item>", 1))
+        site.add_item("/feeds/world.rss", "Tram line opens", "/articles/tram-line.html", "hg-3001")
         records = wait_for_records(deployment.bootstrap, deployment.topic, 6)
         assert len(records) == 6
         assert sum(1 for r in records if b"tram-line.html" in r.value) == 1

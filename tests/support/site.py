@@ -65,6 +65,12 @@ class Site:
         body = file.read_bytes().replace(b"{{BASE}}", self.base.encode())
         return 200, {"Content-Type": TYPES.get(file.suffix, "application/octet-stream")}, body
 
+    def add_item(self, feed: str, title: str, article: str, guid: str) -> None:
+        """Put a new first item into an RSS feed of the site (served from now on)."""
+        status, headers, body = self.content(feed)
+        item = f"<item><title>{title}</title><link>{self.base}{article}</link><guid>{guid}</guid></item>"
+        self.routes[feed] = (status, headers, body.replace(b"<item>", item.encode() + b"<item>", 1))
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +15,12 @@ from tests.unit.factories import DATA
 
 # ``ingest extract`` imports the Kafka client, whose import warns about importlib.resources.
 pytestmark = [
+    pytest.mark.usefixtures("keep_root_logger"),  # the CLI installs its own log handler
     pytest.mark.filterwarnings("ignore:read_text is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning"),
 ]
 
 ARTICLE = DATA / "site" / "articles" / "council-budget.html"
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    """The CLI installs its own log handler on the root logger; put the test's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -180,3 +169,27 @@ def test_python_m_ingest_bad_config_exit_code() -> None:
     assert result.returncode == EXIT_CONFIG
     assert "kafka.partitions" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["check-config"],
+        ["healthcheck"],
+        ["tail"],
+        ["discover", "https://example.org/"],
+        ["extract", str(ARTICLE), "--url", "https://example.org/a"],
+    ],
+)
+def test_every_command_reads_the_config_it_is_given(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "kafka:\n  partitions: zero\n")
+    assert main([*command, "--config", str(config)]) == EXIT_CONFIG
+    assert "kafka.partitions" in capsys.readouterr().err
+
+
+def test_tail_refuses_a_negative_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tail", "-n", "-1", "--config", str(write_config(tmp_path, "{}\n"))]) == EXIT_CONFIG
+    assert "--lines" in capsys.readouterr().err

@@ -33,7 +33,7 @@ def test_names_follow_prometheus_rules(metrics: Metrics) -> None:
     assert families
     for family in families:
         assert NAME.match(family.name), family.name
-        assert family.name.startswith("ingest_"), family.name
+        assert family.name.startswith(("ingest_", "process_")), family.name  # process_*: the standard set
         for sample in family.samples:
             assert NAME.match(sample.name)
             for label in sample.labels:

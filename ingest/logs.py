@@ -1,0 +1,75 @@
+"""Logging: one JSON object per event (containers, log shippers) or readable lines (terminals).
+
+Events carry structured fields through ``extra=``: ``stage``, ``feed``, ``url``, ``error`` (the
+exception class), ``reason``, ``duration_s``, ``outcome``. JSON output has them as keys; text output
+appends them as ``key=value``. Format ``auto`` picks text on a terminal, JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+FIELDS = ("stage", "feed", "url", "error", "reason", "duration_s", "outcome")
+_NOISY = ("trafilatura", "htmldate", "courlan", "charset_normalizer")
+
+
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a record carries."""
+    return {name: getattr(record, name) for name in FIELDS if getattr(record, name, None) is not None}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **fields(record),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = fields(record)
+        if not extra:
+            return line
+        head, newline, rest = line.partition("\n")  # keep a traceback below the fields
+        pairs = " ".join(f"{k}={_short(v)}" for k, v in extra.items())
+        return f"{head} [{pairs}]{newline}{rest}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    text = str(value)
+    return json.dumps(text) if (" " in text or not text) else text
+
+
+def setup(level: str, fmt: str, stream: TextIO | None = None) -> None:
+    """Install the one handler on the root logger. ``fmt``: text, json or auto."""
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "text" if stream.isatty() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # kafka-python logs every lost connection, with tracebacks, many times a second while a broker
+    # is away. The service reports the cause itself, once ("Kafka stopped acknowledging", "no Kafka
+    # broker reachable"); the library's own account is for DEBUG only.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)

@@ -1,0 +1,271 @@
+"""The read-only status page at ``/``: one server-rendered HTML page, no scripts, no build step.
+
+``render`` is a pure function of a ``Snapshot``, which ``ingest.web`` assembles from the metrics
+registry, the feeds' health and the last articles published. Everything shown is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from prometheus_client import CollectorRegistry
+
+from ingest.metrics import STAGES
+from ingest.models import Article
+
+MAX_FEED_ROWS = 500
+FEED_FILTERS = ("failing", "backing_off", "gone", "ok", "new")
+REFRESH_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class StageCounts:
+    stage: str
+    items_in: int
+    items_out: int
+    dropped: int
+    errors: int
+    in_progress: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    now: datetime
+    version: str
+    ready: bool
+    ready_detail: str
+    articles_per_minute: float | None  # None until two samples a minute apart exist
+    published_total: int
+    stages: Sequence[StageCounts]
+    feeds: Sequence[Mapping[str, Any]]
+    feed_filter: str | None
+    recent: Sequence[Article]
+
+
+def stage_counts(registry: CollectorRegistry) -> list[StageCounts]:
+    """Per-stage totals read from the registry (errors and drops summed over their reasons)."""
+    sums: dict[tuple[str, str], float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            stage = sample.labels.get("stage")
+            if stage is not None and not sample.name.endswith(("_created", "_bucket", "_count", "_sum")):
+                key = (sample.name, stage)
+                sums[key] = sums.get(key, 0.0) + sample.value
+
+    def total(name: str, stage: str) -> int:
+        return int(sums.get((name, stage), 0.0))
+
+    return [
+        StageCounts(
+            stage=stage,
+            items_in=total("ingest_stage_items_in_total", stage),
+            items_out=total("ingest_stage_items_out_total", stage),
+            dropped=total("ingest_stage_items_dropped_total", stage),
+            errors=total("ingest_stage_errors_total", stage),
+            in_progress=total("ingest_stage_items_in_progress", stage),
+        )
+        for stage in STAGES
+    ]
+
+
+def published_total(registry: CollectorRegistry) -> int:
+    return int(
+        sum(
+            sample.value
+            for family in registry.collect()
+            if family.name == "ingest_articles_published"
+            for sample in family.samples
+            if sample.name == "ingest_articles_published_total"
+        )
+    )
+
+
+def _ago(value: Any, now: datetime) -> str:
+    moment = _moment(value)
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 90:
+        text = f"{seconds:.0f} s"
+    elif seconds < 5400:
+        text = f"{seconds / 60:.0f} min"
+    elif seconds < 172_800:
+        text = f"{seconds / 3600:.0f} h"
+    else:
+        text = f"{seconds / 86400:.0f} days"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _time(value: Any, now: datetime) -> str:
+    """Relative time, with the exact UTC time as a tooltip."""
+    moment = _moment(value)
+    if moment is None:
+        return "<span class=muted>never</span>" if value is None else escape(str(value))
+    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f'<time datetime="{escape(moment.isoformat())}" title="{exact}">{_ago(moment, now)}</time>'
+
+
+def _link(url: str | None, text: str | None) -> str:
+    label = escape(text or url or "(untitled)")
+    if url and url.startswith(("http://", "https://")):
+        return f'<a href="{escape(url)}" rel="noreferrer noopener">{label}</a>'
+    return label
+
+
+def _number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "<span class=muted>–</span>"
+    return f"{value:,.{digits}f}"
+
+
+def _stages_table(stages: Sequence[StageCounts]) -> str:
+    rows = "".join(
+        f"<tr><th scope=row>{escape(s.stage)}</th><td>{s.items_in:,}</td><td>{s.items_out:,}</td>"
+        f"<td>{s.dropped:,}</td><td class={'bad' if s.errors else 'ok'}>{s.errors:,}</td>"
+        f"<td>{s.in_progress:,}</td></tr>"
+        for s in stages
+    )
+    return (
+        "<table id=stages><caption>since the service started</caption><thead><tr><th>stage</th>"
+        "<th>in</th><th>out</th><th>dropped</th><th>errors</th><th>in progress</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def _filter_links(current: str | None, feeds: Sequence[Mapping[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for feed in feeds:
+        counts[str(feed.get("state"))] = counts.get(str(feed.get("state")), 0) + 1
+    links = [("all", None, len(feeds))] + [(f.replace("_", " "), f, counts.get(f, 0)) for f in FEED_FILTERS]
+    parts = []
+    for label, value, count in links:
+        href = "/" if value is None else "/?" + urlencode({"state": value})
+        text = f"{escape(label)} ({count:,})"
+        if value == current:
+            parts.append(f'<strong aria-current="page">{text}</strong>')
+        else:
+            parts.append(f'<a href="{href}">{text}</a>')
+    return "<nav id=feed-filter>Show: " + " · ".join(parts) + "</nav>"
+
+
+def _feed_row(feed: Mapping[str, Any], now: datetime) -> str:
+    state = str(feed.get("state") or "new")
+    status = feed.get("last_status")
+    result = (
+        escape(str(feed.get("last_error_reason") or ""))
+        if state in ("failing", "backing_off", "gone")
+        else (f"HTTP {int(status)}" if isinstance(status, int) else "")
+    )
+    errors = int(feed.get("consecutive_errors") or 0)
+    detail = feed.get("last_error")
+    if detail and result:
+        result = f'<span title="{escape(str(detail))}">{result}</span>'
+    name = _link(feed.get("url"), feed.get("name") or feed.get("url"))
+    return (
+        f'<tr class="feed {escape(state)}"><td>{name}</td>'
+        f'<td><span class="state {escape(state)}">{escape(state.replace("_", " "))}</span></td>'
+        f"<td>{_time(feed.get('last_polled_at'), now)}</td><td>{result}</td>"
+        f"<td>{_time(feed.get('next_check_at'), now)}</td>"
+        f"<td class={'bad' if errors else 'ok'}>{errors:,}</td>"
+        f"<td>{_number(feed.get('entries_per_day'), 1)}</td></tr>"
+    )
+
+
+def _feeds_table(snapshot: Snapshot) -> str:
+    wanted = snapshot.feed_filter
+    shown = [f for f in snapshot.feeds if wanted is None or f.get("state") == wanted]
+    rows = "".join(_feed_row(f, snapshot.now) for f in shown[:MAX_FEED_ROWS])
+    if not shown:
+        rows = "<tr><td colspan=7 class=muted>No feeds in this state.</td></tr>"
+    more = (
+        f"<p class=muted>Showing the first {MAX_FEED_ROWS:,} of {len(shown):,}; /feeds lists them all.</p>"
+        if len(shown) > MAX_FEED_ROWS
+        else ""
+    )
+    return (
+        _filter_links(wanted, snapshot.feeds) + "<table id=feeds><thead><tr><th>feed</th><th>state</th>"
+        "<th>last poll</th><th>result</th><th>next check</th><th>errors in a row</th>"
+        f"<th>articles per day</th></tr></thead><tbody>{rows}</tbody></table>{more}"
+    )
+
+
+def _recent_list(snapshot: Snapshot) -> str:
+    if not snapshot.recent:
+        return "<section id=recent><h2>Last articles published</h2><p class=muted>None yet.</p></section>"
+    items = []
+    for article in snapshot.recent:
+        source = article.source.site_name or article.source.feed_title or article.source.domain
+        when = article.published_at or article.published_date
+        stated = f" · published {_time(when.isoformat(), snapshot.now)}" if when else ""
+        items.append(
+            f"<li>{_link(article.url, article.title)} <span class=muted>— {escape(source)}"
+            f"{stated} · {article.word_count:,} words</span></li>"
+        )
+    return f"<section id=recent><h2>Last articles published</h2><ol>{''.join(items)}</ol></section>"
+
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
+h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+table{border-collapse:collapse;margin:.5rem 0;min-width:40%}
+caption{text-align:left;color:#656d76;padding:.3rem 0}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
+td{font-variant-numeric:tabular-nums}.muted{color:#656d76}.bad{color:#b42318;font-weight:600}
+.state{padding:0 .4rem;border-radius:.6rem;background:#eef1f4}.state.ok{background:#dafbe1}
+.state.failing,.state.gone{background:#ffe2e0}.state.backing_off{background:#fff1c2}
+#summary{display:flex;gap:2rem;flex-wrap:wrap}#summary div{min-width:9rem}
+#summary .figure{display:block;font-size:1.6rem;font-weight:600}nav{margin:.5rem 0}
+"""
+
+
+def _figure(label: str, element_id: str, value: str, *, bad: bool = False) -> str:
+    """One headline figure; ``value`` is already HTML."""
+    kind = "figure bad" if bad else "figure"
+    figure = f'<span class="{kind}" id={element_id}>{value}</span>'
+    return f"<div class=stat><span class=muted>{label}</span> {figure}</div>"
+
+
+def render(snapshot: Snapshot) -> str:
+    """The status page as a complete HTML document."""
+    failing = sum(1 for f in snapshot.feeds if f.get("state") == "failing")
+    readiness = "ready" if snapshot.ready else f"not ready: {snapshot.ready_detail}"
+    summary = "".join(
+        (
+            _figure("articles per minute", "rate", _number(snapshot.articles_per_minute, 1)),
+            _figure("articles published", "published", f"{snapshot.published_total:,}"),
+            _figure("feeds", "feed-count", f"{len(snapshot.feeds):,}"),
+            _figure("feeds failing", "failing-count", f"{failing:,}", bad=failing > 0),
+            _figure("service", "readiness", escape(readiness), bad=not snapshot.ready),
+        )
+    )
+    stamp = snapshot.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f'<meta http-equiv="refresh" content="{REFRESH_S}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>ingest status</title><style>{_STYLE}</style></head><body>"
+        f"<h1>ingest status</h1><p class=muted>version {escape(snapshot.version)} · {stamp} · "
+        f"refreshes every {REFRESH_S} s · "
+        '<a href="/metrics">metrics</a> · <a href="/feeds">feeds as JSON</a></p>'
+        f"<section id=summary>{summary}</section><h2>Pipeline</h2>{_stages_table(snapshot.stages)}"
+        f"<h2>Feeds</h2>{_feeds_table(snapshot)}{_recent_list(snapshot)}</body></html>"
+    )

@@ -1,0 +1,93 @@
+"""docker-compose.yml, as Docker Compose itself reads it (``docker-compose config``; no engine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.config import PipelineSettings, load_settings
+from tests.deploy.conftest import ROOT, tool
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    result = subprocess.run(
+        [tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def _seconds(duration: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(duration[:-1]) * units[duration[-1]]
+
+
+def test_the_stack_has_its_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"kafka", "kafka-topics", "ingest", "prometheus", "grafana"}
+    assert compose["services"]["kafka"]["image"].startswith("apache/kafka:4.")
+
+
+def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
+    published = [p for s in compose["services"].values() for p in s.get("ports", [])]
+    assert published
+    assert all(p["host_ip"] == "127.0.0.1" for p in published), published
+
+
+def test_kafka_runs_kraft_and_the_topics_are_created_once(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "healthcheck" in compose["services"]["kafka"]
+    topics = compose["services"]["kafka-topics"]
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert topics["restart"] == "no"
+    script = " ".join(topics["command"])
+    for name in ("news.articles", "news.articles.dlq"):
+        assert f"--create --if-not-exists --topic {name} " in script
+    assert "min.insync.replicas=1" in script
+    assert "retention.ms=" in script
+
+
+def test_ingest_waits_for_kafka_and_the_topics(compose: dict[str, Any]) -> None:
+    ingest = compose["services"]["ingest"]
+    assert ingest["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert ingest["depends_on"]["kafka-topics"]["condition"] == "service_completed_successfully"
+    assert ingest["restart"] == "unless-stopped"
+    assert ingest["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_stop_grace_outlasts_the_drain(compose: dict[str, Any]) -> None:
+    grace = _seconds(compose["services"]["ingest"]["stop_grace_period"])
+    assert grace > PipelineSettings().drain_timeout_s + 10
+
+
+def test_ingest_environment_is_valid_configuration(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in compose["services"]["ingest"]["environment"].items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(ROOT / "deploy" / "ingest.yaml")
+    assert settings.kafka.bootstrap_servers == "kafka:9092"
+    assert settings.kafka.topic == "news.articles"
+    assert settings.kafka.create_topics is False
+
+
+def test_mounted_files_exist(compose: dict[str, Any]) -> None:
+    binds = [
+        Path(v["source"])
+        for name in ("prometheus", "grafana")
+        for v in compose["services"][name]["volumes"]
+        if v["type"] == "bind"
+    ]
+    assert len(binds) == 3
+    assert all(path.exists() for path in binds), binds
