@@ -9,8 +9,8 @@ commits offsets only after a batch is handled: at-least-once, like the service i
 ``handle`` should be idempotent (the Kafka key and ``article["id"]`` are stable per article).
 Invalid messages are reported on stderr and skipped.
 
-``--idle-exit S`` stops after S seconds without messages once it has partitions (for scripts and tests); without it, the
-consumer runs until interrupted. Prints a summary line as JSON on exit.
+``--idle-exit S`` stops after S seconds without messages once it has partitions (for scripts and
+tests); without it, the consumer runs until interrupted. Prints a summary line as JSON on exit.
 """
 
 from __future__ import annotations
