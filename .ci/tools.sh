@@ -22,7 +22,7 @@ apt_update() {
 if ! command -v promtool >/dev/null && [ ! -x "$VENV_BIN/promtool" ]; then
     apt_update
     work=$(mktemp -d)
-    chmod 755 "$work"  # apt downloads as its own user
+    chmod 777 "$work"  # apt downloads as its own user (_apt)
     (cd "$work" && apt-get download -qq prometheus && dpkg-deb -x prometheus_*.deb extracted)
     install -m 0755 "$work/extracted/usr/bin/promtool" "$VENV_BIN/promtool"
     rm -rf "$work"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -99,14 +100,23 @@ class KafkaSettings(_Section):
 
 
 class StateSettings(_Section):
+    # sqlite:///PATH (one instance) or redis://[user:password@]host:port/db (shared by several).
     url: str = "sqlite:///data/ingest.db"
+    # Redis: how long seen keys, content hashes and near-duplicate fingerprints are kept.
+    ttl_days: float = Field(default=30.0, gt=0)
+    # Redis: prefix of every key, so that several deployments can share one database.
+    key_prefix: str = Field(default="ingest", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
 
     @field_validator("url")
     @classmethod
-    def _sqlite(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError(f"only sqlite:///PATH state URLs are supported, got {value!r}")
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError(f"expected sqlite:///PATH or redis://host:port/db, got {value!r}")
         return value
+
+    @property
+    def backend(self) -> Literal["sqlite", "redis"]:
+        return "sqlite" if self.url.startswith("sqlite:") else "redis"
 
     @property
     def sqlite_path(self) -> str:
@@ -228,6 +238,15 @@ class Settings(BaseSettings):
             return [{"url": v} if isinstance(v, str) else v for v in value]
         return value
 
+    @model_validator(mode="after")
+    def _windows(self) -> Settings:
+        if self.state.backend == "redis" and self.dedup.window_days > self.state.ttl_days:
+            raise ValueError(
+                f"dedup.window_days ({self.dedup.window_days}) must not exceed state.ttl_days "
+                f"({self.state.ttl_days}): fingerprints would expire inside the window"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -241,8 +260,14 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as plain data, secrets masked (``SecretStr`` dumps as stars)."""
-        return self.model_dump(mode="json")
+        """The effective settings as plain data, secrets masked (``SecretStr`` dumps as stars, a
+        password in the state URL too)."""
+        data = self.model_dump(mode="json")
+        data["state"]["url"] = _URL_PASSWORD.sub(r"\1**********@", data["state"]["url"])
+        return data
+
+
+_URL_PASSWORD = re.compile(r"^([a-z]+://[^:/@]*:)[^@/]*@")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

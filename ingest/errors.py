@@ -12,7 +12,8 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
     │   ├── FetchTimeout             connect/read/total deadline passed
     │   ├── ConnectionFailed         DNS failure, refused or reset connection, TLS failure
     │   ├── ServerError              HTTP 5xx, 429
-    │   └── PublishTimeout           Kafka did not acknowledge in time
+    │   ├── PublishTimeout           Kafka did not acknowledge in time
+    │   └── StateUnavailable         the shared state store (Redis) did not answer
     └── PermanentError               retrying cannot help: the item goes to the dead-letter topic
         ├── BlockedAddress           the URL resolves to an address we refuse to connect to
         ├── ClientError              HTTP 4xx other than 429
@@ -117,6 +118,10 @@ class ServerError(HttpStatusError, TransientError):
 
 class PublishTimeout(TransientError):
     reason = "publish_timeout"
+
+
+class StateUnavailable(TransientError):
+    reason = "state_unavailable"
 
 
 class PermanentError(IngestError):

@@ -84,7 +84,7 @@ class Service:
                 broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port)
                 bootstrap = await asyncio.to_thread(broker.start)
                 stack.callback(broker.stop)
-            state = open_state(s.state)
+            state = await open_state(s.state)
             stack.push_async_callback(state.close)
             status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
             await status.start()

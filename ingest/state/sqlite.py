@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ingest.errors import FatalError
-from ingest.models import Validators
 from ingest.state.base import FeedState, FingerprintRow
+from ingest.state.codec import decode_feed_state, encode_feed_state
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -37,27 +34,6 @@ CREATE TABLE IF NOT EXISTS feed_state (
 ) WITHOUT ROWID;
 """
 _BATCH = 500
-
-
-_TIMES = ("last_polled_at", "last_success_at", "last_full_at", "first_success_at")
-
-
-def _feed_data(state: FeedState) -> dict[str, Any]:
-    data = {f.name: getattr(state, f.name) for f in fields(FeedState) if f.name != "url"}
-    data["validators"] = {"etag": state.validators.etag, "last_modified": state.validators.last_modified}
-    for name in _TIMES:
-        data[name] = data[name].isoformat() if data[name] else None
-    return data
-
-
-def _feed_state(url: str, data: dict[str, Any]) -> FeedState:
-    known = {f.name for f in fields(FeedState)}
-    values = {k: v for k, v in data.items() if k in known}
-    values["validators"] = Validators(**values.get("validators", {}))
-    values["children"] = tuple(values.get("children", ()))
-    for name in _TIMES:
-        values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
-    return FeedState(url=url, **values)
 
 
 class SqliteStateStore:
@@ -122,13 +98,13 @@ class SqliteStateStore:
 
     async def feed_state(self, url: str) -> FeedState:
         row = self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
-        return _feed_state(url, json.loads(row[0])) if row else FeedState(url=url)
+        return decode_feed_state(url, row[0]) if row else FeedState(url=url)
 
     async def save_feed_state(self, state: FeedState) -> None:
         self._db.execute(
             "INSERT INTO feed_state (url, data) VALUES (?, ?)"
             " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
-            (state.url, json.dumps(_feed_data(state))),
+            (state.url, encode_feed_state(state)),
         )
 
     async def close(self) -> None:

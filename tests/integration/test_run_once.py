@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from ingest.models import Article, DeadLetter
@@ -168,3 +169,21 @@ def test_embedded_broker_is_the_default(deploy: Any) -> None:
     assert "storage in memory" in result.stderr
     assert "consumers connect with bootstrap_servers=127.0.0.1:" in result.stderr
     assert "published=1" in result.stderr
+
+
+def test_state_shared_in_redis_carries_over_between_runs(deploy: Any, redis_url: str) -> None:
+    """Two runs on one Redis state (as two instances would share it): the second finds every
+    article already seen and publishes nothing."""
+    prefix = f"it-{uuid.uuid4().hex[:8]}"
+    first = deploy(["/feeds/world.rss"], state={"url": redis_url, "key_prefix": prefix})
+    result = first.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    published = read_topic(first.bootstrap, first.topic)
+    assert len(published) == 4
+
+    second = deploy(["/feeds/world.rss"], state={"url": redis_url, "key_prefix": prefix})
+    assert second.topic != first.topic
+    result = second.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert read_topic(second.bootstrap, second.topic) == []
+    assert "published=" not in result.stderr.split("done:", 1)[1]

@@ -1,0 +1,137 @@
+"""Redis state store: the state shared by several instances of the service.
+
+Keys, under ``state.key_prefix`` (default ``ingest``):
+
+- ``{p}:seen:{sha256(key)[:32]}`` → article id, expiring after ``state.ttl_days``;
+- ``{p}:content:{hash}`` → the article id that first carried that content, set only if absent, same
+  expiry;
+- ``{p}:fp`` (hash: article id → ``story_id fingerprint published``) and ``{p}:fp:time`` (sorted set:
+  article id by publication time): the near-duplicate window; entries older than ``ttl_days`` are
+  removed as new ones are recorded;
+- ``{p}:feeds`` (hash: feed URL → the feed's state as JSON).
+
+``record`` runs as one transaction (MULTI/EXEC), so another instance never sees an article's keys
+without its content hash. Connection failures are transient errors: the entry is retried later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ingest.config import StateSettings
+from ingest.errors import FatalError, StateUnavailable
+from ingest.state.base import FeedState, FingerprintRow
+from ingest.state.codec import decode_feed_state, encode_feed_state
+
+_BATCH = 500
+# Old fingerprints are removed once every this many records (a range delete on the sorted set).
+_PRUNE_EVERY = 1000
+
+
+class RedisStateStore:
+    def __init__(self, settings: StateSettings, client: aioredis.Redis) -> None:
+        self._client = client
+        self._ttl_s = int(settings.ttl_days * 86400)
+        p = settings.key_prefix
+        self._seen = f"{p}:seen:"
+        self._content = f"{p}:content:"
+        self._fp = f"{p}:fp"
+        self._fp_time = f"{p}:fp:time"
+        self._feeds = f"{p}:feeds"
+        self._records = 0
+
+    @classmethod
+    async def open(cls, settings: StateSettings) -> RedisStateStore:
+        """Connect and check the server answers. Raises ``FatalError`` when it does not."""
+        client = aioredis.Redis.from_url(settings.url, decode_responses=True, socket_connect_timeout=10)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise FatalError(f"cannot reach the Redis state store: {exc}") from exc
+        return cls(settings, client)
+
+    async def _call(self, operation: Awaitable[Any]) -> Any:
+        """The operation's result (strings: the client decodes responses), or ``StateUnavailable``."""
+        try:
+            return await operation
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(f"Redis state store: {exc}") from exc
+
+    def _seen_key(self, key: str) -> str:
+        return self._seen + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+    async def seen_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for i in range(0, len(wanted), _BATCH):
+            chunk = wanted[i : i + _BATCH]
+            values = await self._call(self._client.mget([self._seen_key(k) for k in chunk]))
+            found.update(k for k, v in zip(chunk, values, strict=True) if v is not None)
+        return found
+
+    async def content_owner(self, content_hash: str) -> str | None:
+        owner = await self._call(self._client.get(self._content + content_hash))
+        return None if owner is None else str(owner)
+
+    async def record(
+        self,
+        keys: Iterable[str],
+        article_id: str,
+        content_hash: str | None,
+        fingerprint: FingerprintRow | None = None,
+    ) -> None:
+        pipe = self._client.pipeline(transaction=True)
+        for key in dict.fromkeys(keys):
+            pipe.set(self._seen_key(key), article_id, ex=self._ttl_s, nx=True)
+        if content_hash:
+            pipe.set(self._content + content_hash, article_id, ex=self._ttl_s, nx=True)
+        if fingerprint is not None:
+            fid, story_id, fp, published = fingerprint
+            pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
+            pipe.zadd(self._fp_time, {fid: published})
+        self._records += 1
+        if self._records % _PRUNE_EVERY == 1:
+            await self._prune(time.time() - self._ttl_s)
+        await self._call(pipe.execute())
+
+    async def _prune(self, cutoff: float) -> None:
+        expired = [
+            str(a) for a in await self._call(self._client.zrangebyscore(self._fp_time, "-inf", f"({cutoff}"))
+        ]
+        for i in range(0, len(expired), _BATCH):
+            chunk = expired[i : i + _BATCH]
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hdel(self._fp, *chunk)
+            pipe.zrem(self._fp_time, *chunk)
+            await self._call(pipe.execute())
+
+    async def fingerprints(self, since: float) -> list[FingerprintRow]:
+        ids = [str(a) for a in await self._call(self._client.zrangebyscore(self._fp_time, since, "+inf"))]
+        rows: list[FingerprintRow] = []
+        for i in range(0, len(ids), _BATCH):
+            chunk = ids[i : i + _BATCH]
+            values: list[Any] = await self._call(self._client.hmget(self._fp, chunk))
+            for fid, value in zip(chunk, values, strict=True):
+                if value is None:  # removed since the range was read
+                    continue
+                story_id, fp, published = value.split(" ")
+                rows.append((fid, story_id, int(fp), float(published)))
+        rows.sort(key=lambda r: r[3])
+        return rows
+
+    async def feed_state(self, url: str) -> FeedState:
+        text = await self._call(self._client.hget(self._feeds, url))
+        return decode_feed_state(url, str(text)) if text else FeedState(url=url)
+
+    async def save_feed_state(self, state: FeedState) -> None:
+        await self._call(self._client.hset(self._feeds, state.url, encode_feed_state(state)))
+
+    async def close(self) -> None:
+        await self._client.aclose()
