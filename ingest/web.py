@@ -63,8 +63,10 @@ class StatusServer:
         self._rate = RateWindow()
         self._sampler: asyncio.Task[None] | None = None
 
-    def _sample(self) -> None:
-        self._rate.add(time.monotonic(), status_page.published_total(self._metrics.registry))
+    def _sample(self) -> int:
+        total = status_page.published_total(self._metrics.registry)
+        self._rate.add(time.monotonic(), total)
+        return total
 
     async def _sample_forever(self) -> None:
         while True:
@@ -75,7 +77,7 @@ class StatusServer:
         wanted = request.query.get("state") or None
         if wanted is not None and wanted not in status_page.FEED_FILTERS:
             raise web.HTTPBadRequest(text=f"state must be one of {', '.join(status_page.FEED_FILTERS)}")
-        self._sample()
+        published = self._sample()
         ready, detail = self._ready()
         snapshot = status_page.Snapshot(
             now=datetime.now(UTC),
@@ -83,7 +85,7 @@ class StatusServer:
             ready=ready,
             ready_detail=detail,
             articles_per_minute=self._rate.per_minute(),
-            published_total=status_page.published_total(self._metrics.registry),
+            published_total=published,
             stages=status_page.stage_counts(self._metrics.registry),
             feeds=self.feeds(),
             feed_filter=wanted,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,10 +75,9 @@ def read(
     last: int | None,
     follow: bool,
     idle_s: float = 2.0,
-    stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Record]:
     """The topic's records: the last ``last`` of them in time order (all of them when None), then,
-    with ``follow``, every new one as it arrives until ``stop()`` says so."""
+    with ``follow``, every new one as it arrives, until the caller stops iterating (or Ctrl-C)."""
     consumer = _consumer(settings, bootstrap)
     try:
         partitions = _partitions(consumer, topic, wait_s=settings.connect_timeout_s)
@@ -91,7 +90,7 @@ def read(
         backlog = list(_until_idle(consumer, partitions, idle_s))
         backlog.sort(key=lambda r: (r.timestamp_ms, r.partition, r.offset))
         yield from backlog if last is None else backlog[max(0, len(backlog) - last) :]
-        while follow and not stop():
+        while follow:
             yield from _batch(consumer)
     finally:
         consumer.close()

@@ -190,8 +190,10 @@ def _publisher(article: dict[str, Any]) -> str | None:
 
 def _site_name(meta: dict[str, list[str]], article: dict[str, Any]) -> str | None:
     name = _first(meta, "og:site_name") or _publisher(article) or _first(meta, "application-name")
-    handle = _first(meta, "twitter:site")
-    return name or (handle.lstrip("@") or None if handle and " " not in handle else None)
+    if name:
+        return name
+    handle = _first(meta, "twitter:site")  # "@gazette": the site's account, named without the @
+    return handle.lstrip("@") or None if handle and " " not in handle else None
 
 
 def page_metadata(tree: HtmlElement) -> PageMetadata:

@@ -44,9 +44,7 @@ async def test_first_record_wins(store: StateStore) -> None:
 async def test_first_record_wins_between_instances(backend: Backend) -> None:
     """Two instances record the same content at once: one owner, the same for both."""
     stores = [await backend.open() for _ in range(2)]
-    await asyncio.gather(
-        *(s.record([f"k{n}"], f"id{n}", "shared") for n in range(20) for s in stores[n % 2 : n % 2 + 1])
-    )
+    await asyncio.gather(*(stores[n % 2].record([f"k{n}"], f"id{n}", "shared") for n in range(20)))
     owners = {await s.content_owner("shared") for s in stores}
     assert len(owners) == 1
     assert owners.pop() in {f"id{n}" for n in range(20)}
