@@ -2,7 +2,8 @@
 
 Keys, under ``state.key_prefix`` (default ``ingest``):
 
-- ``{p}:seen:{sha256(key)[:32]}`` → article id, expiring after ``state.ttl_days``;
+- ``{p}:seen:{sha256(key)[:32]}`` → article id, expiring ``state.ttl_days`` after a feed last listed
+  it (each sighting renews it, so an entry a feed keeps listing is never published again);
 - ``{p}:content:{hash}`` → the article id that first carried that content, set only if absent, same
   expiry;
 - ``{p}:fp`` (hash: article id → ``story_id fingerprint published``) and ``{p}:fp:time`` (sorted set:
@@ -72,8 +73,15 @@ class RedisStateStore:
         found: set[str] = set()
         for i in range(0, len(wanted), _BATCH):
             chunk = wanted[i : i + _BATCH]
-            values = await self._call(self._client.mget([self._seen_key(k) for k in chunk]))
+            names = [self._seen_key(k) for k in chunk]
+            values = await self._call(self._client.mget(names))
+            present = [n for n, v in zip(names, values, strict=True) if v is not None]
             found.update(k for k, v in zip(chunk, values, strict=True) if v is not None)
+            if present:  # still listed by a feed: keep it for another full TTL
+                pipe = self._client.pipeline(transaction=False)
+                for name in present:
+                    pipe.expire(name, self._ttl_s)
+                await self._call(pipe.execute())
         return found
 
     async def content_owner(self, content_hash: str) -> str | None:

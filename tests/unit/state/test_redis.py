@@ -37,6 +37,21 @@ async def test_seen_keys_and_content_hashes_expire(redis_url: str) -> None:
         client.close()
 
 
+async def test_a_key_still_listed_by_a_feed_does_not_expire(redis_url: str) -> None:
+    config = settings(redis_url, ttl_days=2)
+    store = await open_state(config)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await store.record(["https://a.example/1"], "id1", None)
+        (key,) = client.keys(f"{config.key_prefix}:seen:*")
+        client.expire(key, 60)  # as if recorded two days ago
+        assert await store.seen_keys(["https://a.example/1"]) == {"https://a.example/1"}
+        assert client.ttl(key) > 2 * 86400 - 60
+    finally:
+        client.close()
+        await store.close()
+
+
 async def test_fingerprints_older_than_the_ttl_are_pruned(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
