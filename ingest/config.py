@@ -102,7 +102,8 @@ class KafkaSettings(_Section):
 class StateSettings(_Section):
     # sqlite:///PATH (one instance) or redis://[user:password@]host:port/db (shared by several).
     url: str = "sqlite:///data/ingest.db"
-    # Redis: how long seen keys, content hashes and near-duplicate fingerprints are kept.
+    # How long a seen key is kept after a feed last listed its entry, and a content hash and a
+    # near-duplicate fingerprint after they were recorded.
     ttl_days: float = Field(default=30.0, gt=0)
     # Redis: prefix of every key, so that several deployments can share one database.
     key_prefix: str = Field(default="ingest", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -240,7 +241,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _windows(self) -> Settings:
-        if self.state.backend == "redis" and self.dedup.window_days > self.state.ttl_days:
+        if self.dedup.window_days > self.state.ttl_days:
             raise ValueError(
                 f"dedup.window_days ({self.dedup.window_days}) must not exceed state.ttl_days "
                 f"({self.state.ttl_days}): fingerprints would expire inside the window"

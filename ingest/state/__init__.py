@@ -24,4 +24,4 @@ async def open_state(settings: StateSettings) -> StateStore:
     """Open the store named by ``state.url``. Raises ``FatalError`` when it cannot be used."""
     if settings.backend == "redis":
         return await RedisStateStore.open(settings)
-    return SqliteStateStore(settings.sqlite_path)
+    return SqliteStateStore(settings.sqlite_path, settings.ttl_days)

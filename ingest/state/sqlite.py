@@ -1,10 +1,15 @@
-"""SQLite state store: the default for one worker. WAL mode; each call is its own transaction."""
+"""SQLite state store: the default for one instance. WAL mode; each call is its own transaction.
+
+Kept for ``state.ttl_days``, as in Redis: a seen key after a feed last listed its entry (each
+sighting renews it), a content hash and a fingerprint after they were recorded. Older rows are
+deleted as new ones are recorded, so the file stops growing once the service runs at a steady rate.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest.errors import FatalError
@@ -19,7 +24,8 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS content (
     hash TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL
+    article_id TEXT NOT NULL,
+    recorded_at TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fingerprints (
     article_id TEXT PRIMARY KEY,
@@ -28,16 +34,21 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     published REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fingerprints_published ON fingerprints (published);
+CREATE INDEX IF NOT EXISTS seen_recorded ON seen (recorded_at);
 CREATE TABLE IF NOT EXISTS feed_state (
     url TEXT PRIMARY KEY,
     data TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 _BATCH = 500
+# Expired rows are deleted once every this many records.
+_PRUNE_EVERY = 1000
 
 
 class SqliteStateStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, ttl_days: float = 30.0) -> None:
+        self._ttl = timedelta(days=ttl_days)
+        self._records = 0
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -45,8 +56,16 @@ class SqliteStateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise FatalError(f"cannot open state store {path!r}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Files written before content hashes had a time: give them one (now)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(content)")}
+        if "recorded_at" not in columns:
+            self._db.execute("ALTER TABLE content ADD COLUMN recorded_at TEXT")
+        self._db.execute("UPDATE content SET recorded_at = ? WHERE recorded_at IS NULL", (_now(),))
 
     async def seen_keys(self, keys: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(keys))
@@ -54,8 +73,14 @@ class SqliteStateStore:
         for i in range(0, len(wanted), _BATCH):
             chunk = wanted[i : i + _BATCH]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key FROM seen WHERE key IN ({marks})", chunk)
+            rows = self._db.execute(f"SELECT key FROM seen WHERE key IN ({marks})", chunk).fetchall()
             found.update(row[0] for row in rows)
+            if rows:  # still listed by a feed: keep them for another full TTL
+                present = [row[0] for row in rows]
+                self._db.execute(
+                    f"UPDATE seen SET recorded_at = ? WHERE key IN ({','.join('?' * len(present))})",
+                    [_now(), *present],
+                )
         return found
 
     async def content_owner(self, content_hash: str) -> str | None:
@@ -69,7 +94,10 @@ class SqliteStateStore:
         content_hash: str | None,
         fingerprint: FingerprintRow | None = None,
     ) -> None:
-        now = datetime.now(UTC).isoformat()
+        now = _now()
+        self._records += 1
+        if self._records % _PRUNE_EVERY == 1:
+            self._prune(datetime.now(UTC) - self._ttl)
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -78,8 +106,8 @@ class SqliteStateStore:
             )
             if content_hash:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO content (hash, article_id) VALUES (?, ?)",
-                    (content_hash, article_id),
+                    "INSERT OR IGNORE INTO content (hash, article_id, recorded_at) VALUES (?, ?, ?)",
+                    (content_hash, article_id, now),
                 )
             if fingerprint is not None:
                 self._db.execute(
@@ -87,6 +115,14 @@ class SqliteStateStore:
                     " VALUES (?, ?, ?, ?)",
                     fingerprint,
                 )
+
+    def _prune(self, cutoff: datetime) -> None:
+        stamp = cutoff.isoformat(timespec="microseconds")
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM seen WHERE recorded_at < ?", (stamp,))
+            self._db.execute("DELETE FROM content WHERE recorded_at < ?", (stamp,))
+            self._db.execute("DELETE FROM fingerprints WHERE published < ?", (cutoff.timestamp(),))
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:
         rows = self._db.execute(
@@ -109,3 +145,8 @@ class SqliteStateStore:
 
     async def close(self) -> None:
         self._db.close()
+
+
+def _now() -> str:
+    """UTC now as stored: fixed-width ISO 8601 (microseconds always), so text order is time order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")

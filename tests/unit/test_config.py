@@ -232,3 +232,10 @@ def test_masked_hides_secrets() -> None:
     assert "hunter2" not in repr(masked)
     assert settings.kafka.sasl_password is not None
     assert settings.kafka.sasl_password.get_secret_value() == "hunter2"
+
+
+def test_state_must_outlive_the_near_duplicate_window() -> None:
+    for url in ("redis://cache:6379/0", "sqlite:///x.db"):
+        with pytest.raises(ValueError, match=r"dedup\.window_days"):
+            Settings(state={"url": url, "ttl_days": 3}, dedup={"window_days": 7})  # type: ignore[arg-type]
+    Settings(state={"url": "sqlite:///x.db", "ttl_days": 7}, dedup={"window_days": 7})  # type: ignore[arg-type]

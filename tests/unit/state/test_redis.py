@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from ingest.config import Settings, StateSettings
-from ingest.errors import ConfigError, FatalError, StateUnavailable
+from ingest.errors import FatalError, StateUnavailable
 from ingest.kafka.embedded import free_port
 from ingest.state import RedisStateStore, open_state, redis_store
 from tests.support.redis import running_redis
@@ -103,12 +103,6 @@ def test_state_url_schemes() -> None:
     assert StateSettings(url="sqlite:///data/x.db").backend == "sqlite"
     with pytest.raises(ValueError, match="expected sqlite"):
         StateSettings(url="postgres://db/ingest")
-
-
-def test_fingerprints_must_outlive_the_near_duplicate_window() -> None:
-    with pytest.raises((ConfigError, ValueError), match=r"dedup\.window_days"):
-        Settings(state={"url": "redis://cache:6379/0", "ttl_days": 3}, dedup={"window_days": 7})  # type: ignore[arg-type]
-    Settings(state={"url": "sqlite:///x.db", "ttl_days": 3}, dedup={"window_days": 7})  # type: ignore[arg-type]
 
 
 def test_the_password_in_the_url_is_masked() -> None:

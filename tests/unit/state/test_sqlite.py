@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ingest.config import StateSettings
 from ingest.errors import FatalError
-from ingest.state import SqliteStateStore, open_state
+from ingest.state import SqliteStateStore, open_state, sqlite
 
 
 async def test_open_state_from_url_creates_the_file_and_its_folders(tmp_path: Path) -> None:
@@ -32,3 +34,48 @@ def test_unwritable_parent_is_fatal(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(FatalError):
         SqliteStateStore(str(blocker / "state.db"))
+
+
+def _age(path: Path, table: str, days: float) -> None:
+    """Make every row of ``table`` look recorded ``days`` ago."""
+    stamp = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="microseconds")
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE {table} SET recorded_at = ?", (stamp,))
+
+
+async def test_rows_past_the_ttl_are_deleted_unless_a_feed_still_lists_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "_PRUNE_EVERY", 2)
+    path = tmp_path / "state.db"
+    store = SqliteStateStore(str(path), ttl_days=10)
+    try:
+        now = datetime.now(UTC).timestamp()
+        await store.record(["gone", "listed"], "old", "old-hash", ("old", "old", 1, now - 20 * 86400))
+        _age(path, "seen", 11)
+        _age(path, "content", 11)
+        assert await store.seen_keys(["listed"]) == {"listed"}  # a feed lists it again: renewed
+        await store.record(["new"], "new", "new-hash", ("new", "new", 2, now))  # no prune yet
+        await store.record(["newer"], "newer", None)  # prunes
+        assert await store.seen_keys(["gone", "listed", "new", "newer"]) == {"listed", "new", "newer"}
+        assert await store.content_owner("old-hash") is None
+        assert await store.content_owner("new-hash") == "new"
+        assert [r[0] for r in await store.fingerprints(0.0)] == ["new"]
+    finally:
+        await store.close()
+
+
+async def test_a_file_from_before_content_times_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE content (hash TEXT PRIMARY KEY, article_id TEXT NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO content VALUES ('h', 'id')")
+    store = SqliteStateStore(str(path))
+    try:
+        assert await store.content_owner("h") == "id"
+        await store.record(["k"], "id2", "h2")
+        assert await store.content_owner("h2") == "id2"
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM content WHERE recorded_at IS NULL").fetchone()[0] == 0
