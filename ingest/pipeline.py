@@ -307,7 +307,9 @@ class Pipeline:
                 last_status=response.status,
                 last_full_at=state.last_full_at if conditional else now,
             )
-            if not response.modified or response.body_hash == state.body_hash:
+            # An unchanged body is not parsed again, except on the daily full fetch: that one parse a
+            # day renews the seen keys of the entries it still lists (see ``state.ttl_days``).
+            if not response.modified or (conditional and response.body_hash == state.body_hash):
                 result: PollResult = "not_modified" if not response.modified else "unchanged"
                 self._metrics.feed_polls.labels(result).inc()
                 await self._save(_succeeded(fetched, now, fetched.validators, 0))

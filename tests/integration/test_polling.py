@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,35 @@ def test_polls_and_fetches_share_the_minimum_delay_per_host(deploy: Deploy, site
     gaps = _gaps(site, set(site.requests))
     assert len(gaps) == len(site.requests) - 1 >= 6  # 2 feeds, robots.txt, 4 pages
     assert all(gap >= 0.2 for gap in gaps), gaps
+
+
+def test_the_daily_full_fetch_parses_an_unchanged_feed_and_renews_its_seen_keys(
+    deploy: Deploy, site: Site, tmp_path: Path
+) -> None:
+    site.etags = False
+    deployment = deploy(["/feeds/world.rss"])
+    first = deployment.run("run", "--once")
+    assert first.returncode == 0, first.stderr
+    db = tmp_path / "state" / "ingest.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE seen SET recorded_at = '2000-01-01T00:00:00.000000+00:00'")
+
+    # Within a day of the last full fetch, the same body is recognised and not parsed again.
+    again = deployment.run("run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert "polls: unchanged=1" in again.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT min(recorded_at) FROM seen").fetchone()[0].startswith("2000")
+
+    # A day later the feed is fetched in full and parsed: nothing new, every listed key renewed.
+    with sqlite3.connect(db) as conn:
+        (url, data) = conn.execute("SELECT url, data FROM feed_state").fetchone()
+        state = json.loads(data)
+        state["last_full_at"] = "2000-01-01T00:00:00+00:00"
+        conn.execute("UPDATE feed_state SET data = ? WHERE url = ?", (json.dumps(state), url))
+    full = deployment.run("run", "--once")
+    assert full.returncode == 0, full.stderr
+    assert "polls: modified=1" in full.stderr
+    assert "published=" not in full.stderr.split("done:", 1)[1]
+    with sqlite3.connect(db) as conn:
+        assert not conn.execute("SELECT min(recorded_at) FROM seen").fetchone()[0].startswith("2000")
