@@ -66,6 +66,7 @@ class SqliteStateStore:
         if "recorded_at" not in columns:
             self._db.execute("ALTER TABLE content ADD COLUMN recorded_at TEXT")
         self._db.execute("UPDATE content SET recorded_at = ? WHERE recorded_at IS NULL", (_now(),))
+        self._db.execute("CREATE INDEX IF NOT EXISTS content_recorded ON content (recorded_at)")
 
     async def seen_keys(self, keys: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(keys))
