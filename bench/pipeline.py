@@ -48,7 +48,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.poll import cpu_seconds, memory_kb, scrape, start_service  # noqa: E402
+from bench.poll import cpu_seconds, loopback_config, memory_kb, scrape, start_service  # noqa: E402
 from ingest.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
 
 PER_FEED = 50
@@ -178,21 +178,13 @@ def run_service(
     topic = f"bench-{os.getpid()}-{time.monotonic_ns()}"
     interval = 1.0 if release_rate else 3600.0
     config = {
-        "feeds": [f"http://127.0.0.1:{served.port}/feed/{f}.xml" for f in range(feeds)],
+        **loopback_config(served.port, feeds, work / (topic + ".db"), status_port),
         "kafka": {
             "bootstrap_servers": bootstrap,
             "topic": topic,
             "dlq_topic": topic + ".dlq",
             "partitions": 3,
         },
-        "state": {"url": f"sqlite:///{work / (topic + '.db')}"},
-        # One loopback host serves everything: per-host politeness would measure itself.
-        "http": {
-            "allow_private_networks": ["127.0.0.1/32"],
-            "max_connections_per_host": 64,
-            "min_host_delay_s": 0,
-        },
-        "metrics": {"port": status_port},
         "scheduler": {
             "default_interval_s": interval,
             "min_interval_s": interval,

@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -140,6 +141,22 @@ def cpu_seconds(pid: int, own_children: bool = True) -> float:
     return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children)
 
 
+def loopback_config(port: int, feeds: int, state: Path, status_port: int) -> dict[str, Any]:
+    """The service's configuration for a benchmark site on loopback: ``feeds`` feeds at
+    ``/feed/N.xml``, a state file, the status port. Callers add ``kafka`` and ``scheduler``."""
+    return {
+        "feeds": [f"http://127.0.0.1:{port}/feed/{i}.xml" for i in range(feeds)],
+        "state": {"url": f"sqlite:///{state}"},
+        # Every feed and page is on one loopback host: per-host politeness would measure itself.
+        "http": {
+            "allow_private_networks": ["127.0.0.1/32"],
+            "max_connections_per_host": 64,
+            "min_host_delay_s": 0,
+        },
+        "metrics": {"port": status_port},
+    }
+
+
 def start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
     """``ingest run`` with ``config`` as a process of its own, stderr to ``log``, no INGEST_ env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
@@ -198,16 +215,8 @@ def main() -> None:
     bootstrap = broker.start()
     status_port = free_port("127.0.0.1")
     config = {
-        "feeds": [f"http://127.0.0.1:{port}/feed/{i}.xml" for i in range(args.feeds)],
+        **loopback_config(port, args.feeds, work / "state.db", status_port),
         "kafka": {"bootstrap_servers": bootstrap},
-        "state": {"url": f"sqlite:///{work / 'state.db'}"},
-        # Every farm feed is on one loopback host: per-host politeness would measure itself.
-        "http": {
-            "allow_private_networks": ["127.0.0.1/32"],
-            "max_connections_per_host": 64,
-            "min_host_delay_s": 0,
-        },
-        "metrics": {"port": status_port},
         "scheduler": {
             "default_interval_s": args.interval,
             "min_interval_s": args.interval / 2,

@@ -13,9 +13,9 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import Counter, Gauge
 
-from ingest.metrics import STAGES
+from ingest.metrics import STAGES, Metrics
 from ingest.models import Article
 
 MAX_FEED_ROWS = 500
@@ -47,15 +47,28 @@ class Snapshot:
     recent: Sequence[Article]
 
 
-def stage_counts(registry: CollectorRegistry) -> list[StageCounts]:
-    """Per-stage totals read from the registry (errors and drops summed over their reasons)."""
+def _sums(*metrics: Counter | Gauge) -> dict[tuple[str, str], float]:
+    """(sample name, stage) -> value summed over the other labels, for these metrics only (not a
+    scrape of the whole registry, which would also read the workers' /proc files)."""
     sums: dict[tuple[str, str], float] = {}
-    for family in registry.collect():
-        for sample in family.samples:
-            stage = sample.labels.get("stage")
-            if stage is not None and not sample.name.endswith(("_created", "_bucket", "_count", "_sum")):
-                key = (sample.name, stage)
-                sums[key] = sums.get(key, 0.0) + sample.value
+    for metric in metrics:
+        for family in metric.collect():
+            for sample in family.samples:
+                if not sample.name.endswith("_created"):
+                    key = (sample.name, sample.labels.get("stage", ""))
+                    sums[key] = sums.get(key, 0.0) + sample.value
+    return sums
+
+
+def stage_counts(metrics: Metrics) -> list[StageCounts]:
+    """Per-stage totals (errors and drops summed over their reasons)."""
+    sums = _sums(
+        metrics.stage_items_in,
+        metrics.stage_items_out,
+        metrics.stage_dropped,
+        metrics.stage_errors,
+        metrics.stage_in_progress,
+    )
 
     def total(name: str, stage: str) -> int:
         return int(sums.get((name, stage), 0.0))
@@ -73,22 +86,12 @@ def stage_counts(registry: CollectorRegistry) -> list[StageCounts]:
     ]
 
 
-def published_total(registry: CollectorRegistry) -> int:
-    return int(
-        sum(
-            sample.value
-            for family in registry.collect()
-            if family.name == "ingest_articles_published"
-            for sample in family.samples
-            if sample.name == "ingest_articles_published_total"
-        )
-    )
+def published_total(metrics: Metrics) -> int:
+    """Articles acknowledged since start, over every extraction method."""
+    return int(sum(_sums(metrics.articles_published).values()))
 
 
-def _ago(value: Any, now: datetime) -> str:
-    moment = _moment(value)
-    if moment is None:
-        return "never"
+def _ago(moment: datetime, now: datetime) -> str:
     seconds = (now - moment).total_seconds()
     future = seconds < 0
     seconds = abs(seconds)

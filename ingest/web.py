@@ -64,7 +64,7 @@ class StatusServer:
         self._sampler: asyncio.Task[None] | None = None
 
     def _sample(self) -> int:
-        total = status_page.published_total(self._metrics.registry)
+        total = status_page.published_total(self._metrics)
         self._rate.add(time.monotonic(), total)
         return total
 
@@ -86,7 +86,7 @@ class StatusServer:
             ready_detail=detail,
             articles_per_minute=self._rate.per_minute(),
             published_total=published,
-            stages=status_page.stage_counts(self._metrics.registry),
+            stages=status_page.stage_counts(self._metrics),
             feeds=self.feeds(),
             feed_filter=wanted,
             recent=self.recent(),

@@ -75,11 +75,11 @@ class RedisStateStore:
             chunk = wanted[i : i + _BATCH]
             names = [self._seen_key(k) for k in chunk]
             values = await self._call(self._client.mget(names))
-            present = [n for n, v in zip(names, values, strict=True) if v is not None]
-            found.update(k for k, v in zip(chunk, values, strict=True) if v is not None)
+            present = [(k, n) for k, n, v in zip(chunk, names, values, strict=True) if v is not None]
+            found.update(k for k, _ in present)
             if present:  # still listed by a feed: keep it for another full TTL
                 pipe = self._client.pipeline(transaction=False)
-                for name in present:
+                for _, name in present:
                     pipe.expire(name, self._ttl_s)
                 await self._call(pipe.execute())
         return found

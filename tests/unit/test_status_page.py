@@ -38,7 +38,7 @@ def snapshot(**overrides: Any) -> Snapshot:
         "ready_detail": "ok",
         "articles_per_minute": 12.5,
         "published_total": 1234,
-        "stages": stage_counts(Metrics(CollectorRegistry()).registry),
+        "stages": stage_counts(Metrics(CollectorRegistry())),
         "feeds": [
             feed("alpha", "ok"),
             feed(
@@ -123,7 +123,7 @@ def test_stage_counts_sum_errors_and_drops_over_reasons() -> None:
     metrics.stage_errors.labels("fetch", "timeout").inc(1)
     metrics.stage_dropped.labels("fetch", "robots_txt").inc(2)
     metrics.stage_in_progress.labels("fetch").inc()
-    fetch = next(s for s in stage_counts(metrics.registry) if s.stage == "fetch")
+    fetch = next(s for s in stage_counts(metrics) if s.stage == "fetch")
     assert (fetch.items_in, fetch.items_out, fetch.errors, fetch.dropped, fetch.in_progress) == (
         10,
         6,
@@ -133,7 +133,7 @@ def test_stage_counts_sum_errors_and_drops_over_reasons() -> None:
     )
     metrics.articles_published.labels("feed").inc(2)
     metrics.articles_published.labels("trafilatura").inc(5)
-    assert published_total(metrics.registry) == 7
+    assert published_total(metrics) == 7
 
 
 def test_rate_window_needs_some_history_then_gives_per_minute() -> None:
