@@ -1,6 +1,6 @@
 """Command line: the only place that reads the environment and installs signal handlers.
 
-ingest run [--config FILE] [--once]
+ingest run [--config FILE] [--once] [--role all|poller|worker]
 ingest extract FILE --url URL
 ingest check-config [--config FILE]
 ingest healthcheck [--config FILE]
@@ -56,7 +56,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingest.service import Service
 
-    settings = _settings(args)
+    settings = load_settings(_config_path(args), role=args.role)
+    if args.once and settings.role != "all":
+        raise ConfigError(
+            f"--once runs the whole pipeline in one process; it cannot run as role {settings.role}"
+        )
     _setup_logging(settings.log.level, settings.log.format)
     return asyncio.run(_run_service(Service(settings), once=args.once))
 
@@ -183,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = with_config(commands.add_parser("run", help="run the service"))
     run.add_argument("--once", action="store_true", help="poll every feed once, publish, exit")
+    run.add_argument(
+        "--role",
+        choices=("all", "poller", "worker"),
+        help="all: one process does everything (default); poller / worker: one member of a fleet "
+        "sharing Kafka and a Redis state (docs/SCALING.md). Overrides the 'role' setting.",
+    )
     run.set_defaults(handler=_cmd_run)
 
     extract = with_config(

@@ -53,10 +53,42 @@ class FeedConfig(_Section):
         return value
 
 
+class ConsumerSettings(_Section):
+    """The consumer groups of a fleet: workers share the links topic, pollers the feeds."""
+
+    worker_group: str = Field(default="ingest-workers", min_length=1)
+    poller_group: str = Field(default="ingest-pollers", min_length=1)
+    # Also the time a rebalance waits for members to rejoin. None: 3 s on the embedded broker
+    # (which waits this long on every join), 30 s on Kafka. Members poll often, so either is safe.
+    max_poll_interval_ms: int | None = Field(default=None, ge=1000)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)  # a dead member's share moves after this
+    heartbeat_interval_ms: int = Field(default=2_000, ge=100)
+    max_poll_records: int = Field(default=100, ge=1)
+    # Links consumed and not yet committed, at most; fetching pauses beyond (memory stays bounded).
+    max_uncommitted: int = Field(default=1000, ge=1)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    # How long a poller giving up feeds in a rebalance waits for their polls in flight to end.
+    revoke_wait_s: float = Field(default=4.0, ge=0)
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> ConsumerSettings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be at most a third of session_timeout_ms")
+        if self.revoke_wait_s * 1000 >= self.session_timeout_ms / 2:
+            raise ValueError("revoke_wait_s must be under half of session_timeout_ms (heartbeats wait)")
+        return self
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = EMBEDDED
     topic: str = "news.articles"
     dlq_topic: str = "news.articles.dlq"
+    # Scale-out (roles poller and worker): new entries from pollers to workers, keyed by URL, and the
+    # topic whose partitions divide the feeds among pollers (it carries no messages).
+    links_topic: str = "news.links"
+    feeds_topic: str = "news.feeds"
+    feed_partitions: int = Field(default=24, ge=1)  # the most pollers that can share the feeds
+    consumer: ConsumerSettings = ConsumerSettings()
     client_id: str = f"ingest-{__version__}"
     create_topics: bool = True
     partitions: int = Field(default=6, ge=1)
@@ -74,7 +106,7 @@ class KafkaSettings(_Section):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 
-    @field_validator("topic", "dlq_topic")
+    @field_validator("topic", "dlq_topic", "links_topic", "feeds_topic")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         legal = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -97,6 +129,11 @@ class KafkaSettings(_Section):
     @property
     def embedded(self) -> bool:
         return self.bootstrap_servers == EMBEDDED
+
+    @property
+    def max_poll_interval_ms(self) -> int:
+        chosen = self.consumer.max_poll_interval_ms
+        return chosen if chosen is not None else (3_000 if self.embedded else 30_000)
 
 
 class StateSettings(_Section):
@@ -221,6 +258,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
+    # all: one process polls and processes. poller / worker: a fleet sharing Kafka and a Redis state.
+    role: Literal["all", "poller", "worker"] = "all"
     feeds: tuple[FeedConfig, ...] = ()
     feeds_file: Path | None = None
     kafka: KafkaSettings = KafkaSettings()
@@ -246,6 +285,7 @@ class Settings(BaseSettings):
                 f"dedup.window_days ({self.dedup.window_days}) must not exceed state.ttl_days "
                 f"({self.state.ttl_days}): fingerprints would expire inside the window"
             )
+        _check_role(self.role, self.state, self.kafka)
         return self
 
     @classmethod
@@ -266,6 +306,21 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["state"]["url"] = _URL_PASSWORD.sub(r"\1**********@", data["state"]["url"])
         return data
+
+
+def _check_role(role: str, state: StateSettings, kafka: KafkaSettings) -> None:
+    if role == "all":
+        return
+    if state.backend != "redis":
+        raise ValueError(
+            f"role {role!r} shares its state with the rest of the fleet: set state.url to "
+            "redis://host:port/db (SQLite serves one process, role 'all')"
+        )
+    if kafka.embedded:
+        raise ValueError(
+            f"role {role!r} shares Kafka with the rest of the fleet: set kafka.bootstrap_servers "
+            "(the embedded broker lives inside one process, role 'all')"
+        )
 
 
 _URL_PASSWORD = re.compile(r"^([a-z]+://[^:/@]*:)[^@/]*@")
@@ -293,8 +348,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{loc or '(root)'}: {error.get('msg')} (env {env.upper()})"
 
 
-def load_settings(path: Path | None) -> Settings:
-    """Read the YAML file (optional) and the ``INGEST_*`` environment into one frozen ``Settings``.
+def load_settings(path: Path | None, *, role: str | None = None) -> Settings:
+    """Read the YAML file (optional) and the ``INGEST_*`` environment into one frozen ``Settings``;
+    ``role`` (the command line's) wins over both.
 
     Only the CLI calls this, so the process environment is read in one place, once.
     """
@@ -306,4 +362,10 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"invalid configuration: {problems}") from exc
     if settings.feeds_file is not None and path is not None and not settings.feeds_file.is_absolute():
         settings = settings.model_copy(update={"feeds_file": path.parent / settings.feeds_file})
+    if role is not None:
+        try:
+            _check_role(role, settings.state, settings.kafka)
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration: {exc}") from exc
+        settings = settings.model_copy(update={"role": role})
     return settings

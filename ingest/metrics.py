@@ -18,11 +18,11 @@ from prometheus_client.registry import Collector
 
 from ingest import __version__, build
 
-STAGES = ("poll", "parse", "fetch", "extract", "normalise", "dedup", "publish")
+STAGES = ("poll", "parse", "link", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS = ("trafilatura", "feed")
-OUTCOMES = ("published", "dropped", "dead_lettered", "deferred")
+OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -171,6 +171,33 @@ class Metrics:
         self.ready = Gauge(
             "ingest_ready", "1 when the service is ready (Kafka acknowledging, not stopping).", registry=r
         )
+        # The fleet (roles poller and worker).
+        self.feeds_owned = Gauge(
+            "ingest_feeds_owned", "Feeds this poller polls (its share of the poller group).", registry=r
+        )
+        self.partitions_assigned = Gauge(
+            "ingest_partitions_assigned",
+            "Partitions this instance holds in its consumer group, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "ingest_rebalances_total", "Consumer-group assignments received, by topic.", ["topic"], registry=r
+        )
+        self.links_consumed = Counter(
+            "ingest_links_consumed_total", "Link messages a worker took from the links topic.", registry=r
+        )
+        self.links_uncommitted = Gauge(
+            "ingest_links_uncommitted",
+            "Links consumed whose offsets are not committed yet (in progress, or behind one that is).",
+            registry=r,
+        )
+        self.offset_commits = Counter(
+            "ingest_offset_commits_total",
+            "Offset commits of the links topic, by result.",
+            ["result"],
+            registry=r,
+        )
         self._preinitialise()
 
     def _preinitialise(self) -> None:
@@ -189,6 +216,9 @@ class Metrics:
         self.stage_dropped.labels("dedup", "duplicate_content")
         self.stage_dropped.labels("dedup", "near_duplicate")
         self.stage_dropped.labels("fetch", "robots_txt")
+        self.stage_dropped.labels("link", "bad_link")
+        for result in ("ok", "failed"):
+            self.offset_commits.labels(result)
         for result in ROBOTS_RESULTS:
             self.robots_fetches.labels(result)
 

@@ -1,12 +1,16 @@
 """The stage protocol and the one place the stages are wired, top to bottom.
 
     feed ─► poll ─► parse ─► [per entry] claim key ─► fetch ─► extract ─► normalise ─► dedup ─► publish
-                                                                                              │
+                                   │                                                          │
     state: key + content hash recorded after the ack; feed validators saved after the whole poll
+                                   │
+    role poller: ... claim key ─► link ─► (links topic) ─► role worker: fetch ─► ... ─► publish
 
 At-least-once: an entry's key is recorded only after Kafka acknowledged its article (or its dead
-letter). A feed's new validators are saved only when every entry of the poll ended terminally
-(published, dropped, or dead-lettered); otherwise the next poll sees the same entries again.
+letter), or, in the poller role, its link: from then on the links topic holds it until a worker's
+article is acknowledged and the worker commits past it (``ingest.fleet``). A feed's new validators
+are saved only when every entry of the poll ended terminally (published, dropped, dead-lettered,
+or linked); otherwise the next poll sees the same entries again.
 CPU-bound stages (parse, extract) run in the worker pool handed in here, not inside the stages.
 """
 
@@ -72,7 +76,7 @@ class Stage(Protocol[In, Out]):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    kind: Literal["published", "dropped", "dead_lettered", "deferred"]
+    kind: Literal["published", "dropped", "dead_lettered", "deferred", "queued"]
     reason: str | None = None
 
     @property
@@ -136,6 +140,12 @@ class Pipeline:
         self.extract: Stage[FetchedPage, Extracted] = self._extract
         self.normalise: Stage[Extracted, Article] = self._normalise
         self.publish: Stage[Article, Article] = self._publish
+        # Role poller: new entries go to the links topic instead of down the stages.
+        self._hand_off = settings.role == "poller"
+
+    @property
+    def state(self) -> StateStore:
+        return self._state
 
     def poll_lane(self, feed: FeedConfig) -> contextlib.AbstractAsyncContextManager[None]:
         """Polls of one host at once, at most ``max_connections_per_host``: take it before a feed
@@ -191,8 +201,31 @@ class Pipeline:
 
     # -- one entry, top to bottom ---------------------------------------------------------------
 
-    async def process(self, entry: FeedEntry) -> Outcome:
+    async def link(self, entry: FeedEntry) -> Outcome:
+        """Role poller: hand a new entry to the workers through the links topic, and record its key
+        once the link is acknowledged. Never raises but ``FatalError``."""
+        try:
+            async with self._dedup.keys.claim(entry.key) as claim:
+                if claim.owner is not None:
+                    if await claim.owner:
+                        self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
+                        return Outcome("dropped", DUPLICATE_URL.reason)
+                    return Outcome("deferred", "duplicate_failed")
+                await self._run("link", self._sink.link(entry))
+                await self._state.record([entry.key], "", None)
+                claim.finish()
+        except FatalError:
+            raise
+        except IngestError as exc:
+            log.warning("deferred %s: %s", entry.link or entry.key, exc, extra=_fields(entry, exc))
+            return Outcome("deferred", f"{exc.stage or 'link'}:{exc.reason}")
+        return Outcome("queued")
+
+    async def process(self, entry: FeedEntry, *, linked: bool = False) -> Outcome:
         """Carry one feed entry to Kafka. Never raises but ``FatalError``.
+
+        ``linked``: the entry came from the links topic, where a poller put it after recording its
+        key, so the key is not looked up as seen (the content hash still catches a redelivery).
 
         An entry takes its host's lane before a room in the pipeline and leaves the lane once its
         page is fetched: entries queued behind a slow or Crawl-delayed host wait outside, and do not
@@ -203,7 +236,7 @@ class Pipeline:
             async with self._room:
                 try:
                     try:
-                        outcome = await self._process(entry, lane)
+                        outcome = await self._process(entry, lane, linked)
                     except PermanentError as exc:
                         outcome = await self._dead_letter(entry, exc)
                 except FatalError:
@@ -226,14 +259,14 @@ class Pipeline:
         )
         return outcome
 
-    async def _process(self, entry: FeedEntry, lane: contextlib.AsyncExitStack) -> Outcome:
+    async def _process(self, entry: FeedEntry, lane: contextlib.AsyncExitStack, linked: bool) -> Outcome:
         async with self._dedup.keys.claim(entry.key) as claim:
             if claim.owner is not None:
                 if await claim.owner:
                     self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
                     return Outcome("dropped", DUPLICATE_URL.reason)
                 return Outcome("deferred", "duplicate_failed")
-            if await self._dedup.seen(entry.key):
+            if not linked and await self._dedup.seen(entry.key):
                 self._metrics.stage_dropped.labels("dedup", ALREADY_SEEN.reason).inc()
                 return Outcome("dropped", ALREADY_SEEN.reason)
             page = await self._run("fetch", self.fetch(entry))
@@ -345,7 +378,8 @@ class Pipeline:
         batch, backlog = new[:cap], len(new[cap:])
         if backlog:
             log.info("%s: %d new entries; processing %d now, the rest next poll", feed.url, len(new), cap)
-        outcomes = tuple(await asyncio.gather(*(self.process(e) for e in batch)))
+        carry = self.link if self._hand_off else self.process
+        outcomes = tuple(await asyncio.gather(*(carry(e) for e in batch)))
         complete = not backlog and all(o.terminal for o in outcomes)
         done = _succeeded(fetched, now, response.validators if complete else state.validators, len(batch))
         await self._save(replace(done, body_hash=response.body_hash if complete else state.body_hash))

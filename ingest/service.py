@@ -6,6 +6,7 @@ broker (embedded or remote) ─► topics ─► state ─► status server ─�
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -16,7 +17,9 @@ from typing import Any
 
 from ingest.config import FeedConfig, Settings
 from ingest.errors import BrokerUnavailable, FatalError
+from ingest.fleet import FeedShare, Worker
 from ingest.kafka.admin import ensure_topics
+from ingest.kafka.consumer import GroupMember
 from ingest.kafka.embedded import EmbeddedBroker
 from ingest.kafka.producer import Publisher
 from ingest.metrics import Metrics
@@ -72,10 +75,10 @@ class Service:
     async def run(self, *, once: bool, stop: asyncio.Event) -> RunSummary:
         """Run until done (``once``) or until ``stop`` is set. Raises ``FatalError``."""
         s = self.settings
-        feeds = load_feeds(s)
+        feeds = load_feeds(s) if s.role != "worker" else ()
         self.metrics.feeds_configured.set(len(feeds))
-        self.metrics.topics(s.kafka.topic, s.kafka.dlq_topic)
-        if not feeds:
+        self.metrics.topics(*_topics(s))
+        if not feeds and s.role != "worker":
             log.warning("no feeds configured (set 'feeds' or 'feeds_file')")
         self.metrics.ready.set_function(lambda: 1.0 if self._ready()[0] else 0.0)
         async with AsyncExitStack() as stack:
@@ -112,7 +115,7 @@ class Service:
                 s,
                 http=http,
                 state=state,
-                sink=Sink(publisher, s.kafka.topic, s.kafka.dlq_topic),
+                sink=Sink(publisher, s.kafka.topic, s.kafka.dlq_topic, s.kafka.links_topic),
                 metrics=self.metrics,
                 workers=workers,
             )
@@ -121,17 +124,22 @@ class Service:
             status.recent = lambda: tuple(pipeline.recent)
             self._running = True
             log.info(
-                "ingest running: %d feeds, topic %s, bootstrap %s, status on %s:%d",
+                "ingest running (role %s): %d feeds, topic %s, bootstrap %s, status on %s:%d",
+                s.role,
                 len(feeds),
-                s.kafka.topic,
+                s.kafka.links_topic if s.role == "poller" else s.kafka.topic,
                 bootstrap,
                 s.metrics.host,
                 status.port,
             )
             if once:
                 summary = _summarise(await self._once(pipeline, feeds, stop))
+            elif s.role == "worker":
+                worker = Worker(s, bootstrap, pipeline, publisher, self.metrics)
+                await worker.run(stop)
+                summary = RunSummary(Counter(), worker.outcomes, 0)
             else:
-                summary = await self._forever(pipeline, publisher, feeds, stop)
+                summary = await self._forever(pipeline, publisher, feeds, stop, bootstrap)
             self._stopping = True
             return summary
         raise AssertionError("unreachable")
@@ -145,7 +153,7 @@ class Service:
         delay = 1.0
         while not stop.is_set():
             try:
-                await asyncio.to_thread(ensure_topics, kafka, bootstrap, (kafka.topic, kafka.dlq_topic))
+                await asyncio.to_thread(ensure_topics, kafka, bootstrap, _topics(self.settings))
                 await publisher.start()
                 return True
             except BrokerUnavailable as exc:
@@ -185,18 +193,36 @@ class Service:
         publisher: Publisher,
         feeds: tuple[FeedConfig, ...],
         stop: asyncio.Event,
+        bootstrap: str,
     ) -> RunSummary:
         """Poll feeds as they come due; while Kafka is not acknowledging, start no new polls.
+        Role poller: only the feeds of this poller's share (``ingest.fleet.FeedShare``).
 
         Polls are tallied as they finish, not kept: the service runs for months."""
-        scheduler = Scheduler(feeds, self.settings.scheduler)
+        s = self.settings
+        scheduler = Scheduler(feeds, s.scheduler)
         if self._status is not None:
             self._status.feeds = lambda: feed_status(pipeline.health.states, feeds, scheduler)
         self.metrics.intake_paused.set_function(lambda: 0.0 if publisher.healthy else 1.0)
-        room = asyncio.Semaphore(self.settings.pipeline.max_feeds_in_flight)
+        room = asyncio.Semaphore(s.pipeline.max_feeds_in_flight)
         running: set[asyncio.Task[PollReport]] = set()
         tally = RunSummary(Counter(), Counter(), 0)
         fatal: list[BaseException] = []
+        share: FeedShare | None = None
+        member: GroupMember | None = None
+        if s.role == "poller":
+            share = FeedShare(feeds, scheduler, pipeline.state, self.metrics, s.kafka.consumer.revoke_wait_s)
+            member = GroupMember(
+                s.kafka,
+                bootstrap,
+                topic=s.kafka.feeds_topic,
+                group_id=s.kafka.consumer.poller_group,
+                metrics=self.metrics,
+                fetch=False,
+                on_assigned=share.assigned,
+                on_revoked=share.revoked,
+            )
+            await member.start()
 
         async def one(index: int, feed: FeedConfig) -> PollReport:
             try:
@@ -221,26 +247,46 @@ class Service:
             )
             return report
 
-        def finished(task: asyncio.Task[PollReport]) -> None:
+        def finished(task: asyncio.Task[PollReport], index: int) -> None:
             running.discard(task)
+            if share is not None and share.polling.get(index) is task:
+                del share.polling[index]
             if not task.cancelled() and isinstance(task.exception(), FatalError):
                 fatal.append(task.exception())  # type: ignore[arg-type]
                 stop.set()
 
-        while not stop.is_set():
-            now = time.monotonic()
-            for index, feed in scheduler.due(now) if publisher.healthy else []:
-                task = asyncio.create_task(one(index, feed))
-                running.add(task)
-                task.add_done_callback(finished)
-            wait = scheduler.next_due_in(time.monotonic())
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
-        log.info("stop requested: draining %d polls in flight", len(running))
-        await _drain(set[asyncio.Future[Any]](running), self.settings.pipeline.drain_timeout_s)
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                for index, feed in scheduler.due(now) if publisher.healthy else []:
+                    task = asyncio.create_task(one(index, feed))
+                    running.add(task)
+                    if share is not None:
+                        share.polling[index] = task
+                    task.add_done_callback(functools.partial(finished, index=index))
+                wait = scheduler.next_due_in(time.monotonic())
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
+            log.info("stop requested: draining %d polls in flight", len(running))
+            await _drain(set[asyncio.Future[Any]](running), s.pipeline.drain_timeout_s)
+        finally:
+            if member is not None:
+                await member.close()
         if fatal:
             raise fatal[0]
         return tally
+
+
+def _topics(settings: Settings) -> dict[str, int]:
+    """The topics a role writes to or reads, with the partitions to create them with."""
+    k = settings.kafka
+    articles = {k.topic: k.partitions, k.dlq_topic: k.partitions}
+    links = {k.links_topic: k.partitions}
+    if settings.role == "poller":
+        return links | {k.feeds_topic: k.feed_partitions}
+    if settings.role == "worker":
+        return articles | links
+    return articles
 
 
 async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:

@@ -15,8 +15,9 @@ from ingest.kafka.client import client_options
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(settings: KafkaSettings, bootstrap: str, topics: tuple[str, ...]) -> None:
-    """Blocking. Raises ``BrokerError`` when the broker is unreachable or a topic is absent."""
+def ensure_topics(settings: KafkaSettings, bootstrap: str, topics: dict[str, int]) -> None:
+    """Blocking. ``topics``: name → partitions to create it with. Raises ``BrokerError`` when the
+    broker is unreachable or a topic is absent."""
     try:
         admin = KafkaAdminClient(**client_options(settings, bootstrap))
     except KafkaError as exc:
@@ -30,11 +31,11 @@ def ensure_topics(settings: KafkaSettings, bootstrap: str, topics: tuple[str, ..
             )
         for topic in missing:
             try:
-                admin.create_topics([NewTopic(topic, settings.partitions, settings.replication_factor)])
+                admin.create_topics([NewTopic(topic, topics[topic], settings.replication_factor)])
                 log.info(
                     "created topic %s (partitions=%d, replication=%d)",
                     topic,
-                    settings.partitions,
+                    topics[topic],
                     settings.replication_factor,
                 )
             except TopicAlreadyExistsError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from collections.abc import Iterable, Mapping
 
 from ingest.config import FeedConfig, SchedulerSettings
 
@@ -36,9 +37,33 @@ class Scheduler:
         # STARTUP_RATE first polls per second, and never beyond one default interval.
         burst = len(feeds) / STARTUP_RATE if len(feeds) > STARTUP_RATE else 0.0
         spread = min(settings.default_interval_s, max(min(1.0, settings.jitter), burst))
+        self._spread = spread
         self.due_at = [now + self._rng.uniform(0, spread) for _ in feeds]
         self._heap = [(due, i) for i, due in enumerate(self.due_at)]
         heapq.heapify(self._heap)
+        self._owned: set[int] | None = None  # None: every feed (role all)
+
+    def assign(self, owned: Iterable[int], due_in: Mapping[int, float], now: float) -> None:
+        """Poll only the ``owned`` feeds from now on (a poller's share of the fleet's feeds). A feed
+        newly owned comes due after ``due_in[index]`` seconds (see ``takeover_delay``)."""
+        owned = set(owned)
+        before = self._owned if self._owned is not None else set(range(len(self._feeds)))
+        for index in owned - before:
+            self.due_at[index] = now + due_in.get(index, 0.0)
+        self._owned = owned
+        self._heap = [(self.due_at[i], i) for i in owned]
+        heapq.heapify(self._heap)
+
+    def owns(self, index: int) -> bool:
+        return self._owned is None or index in self._owned
+
+    def takeover_delay(self, index: int, since_last_poll: float | None, consecutive_errors: int) -> float:
+        """When a feed taken over from another poller is due: one interval after its last poll
+        (whoever made it), or soon, spread like a start, if it was never polled."""
+        if since_last_poll is None:
+            return self._rng.uniform(0, self._spread)
+        interval = self.interval(self._feeds[index], consecutive_errors)
+        return max(0.0, interval - since_last_poll)
 
     def _clamp(self, seconds: float) -> float:
         return min(max(seconds, self._settings.min_interval_s), self._settings.max_interval_s)
@@ -59,8 +84,9 @@ class Scheduler:
     def due(self, now: float) -> list[tuple[int, FeedConfig]]:
         ready: list[tuple[int, FeedConfig]] = []
         while self._heap and self._heap[0][0] <= now:
-            _, index = heapq.heappop(self._heap)
-            ready.append((index, self._feeds[index]))
+            due, index = heapq.heappop(self._heap)
+            if due == self.due_at[index] and self.owns(index):  # else a stale entry: rescheduled since
+                ready.append((index, self._feeds[index]))
         return ready
 
     def done(
@@ -89,6 +115,7 @@ class Scheduler:
             asked = max(hint_s or 0.0, retry_after or 0.0)
             if asked > delay:
                 delay = self._clamp(asked)
-        self.due_at[index] = now + delay
-        heapq.heappush(self._heap, (now + delay, index))
+        self.due_at[index] = due = now + delay
+        if self.owns(index):  # a feed given to another poller meanwhile is that poller's to schedule
+            heapq.heappush(self._heap, (due, index))
         return delay

@@ -8,14 +8,15 @@ from ingest import __version__
 from ingest.errors import IngestError
 from ingest.kafka.producer import Headers, Publisher
 from ingest.models import SCHEMA_VERSION, Article, DeadLetter, FeedEntry
+from ingest.source.links import LINK_VERSION, encode_link, link_key
 
 CONTENT_TYPE = b"application/json"
 
 
-def _headers(kind: str) -> Headers:
+def _headers(kind: str, version: int = SCHEMA_VERSION) -> Headers:
     return [
         ("content-type", CONTENT_TYPE),
-        ("schema-version", str(SCHEMA_VERSION).encode()),
+        ("schema-version", str(version).encode()),
         ("message-type", kind.encode()),
         ("producer", f"ingest/{__version__}".encode()),
     ]
@@ -41,12 +42,18 @@ def dead_letter(entry: FeedEntry, error: IngestError, stage: str) -> DeadLetter:
 
 
 class Sink:
-    """Where processed items end: the articles topic, or the dead-letter topic with a reason."""
+    """Where processed items end: the articles topic, or the dead-letter topic with a reason; and
+    where a poller hands new entries to the workers (the links topic)."""
 
-    def __init__(self, publisher: Publisher, topic: str, dlq_topic: str) -> None:
+    def __init__(self, publisher: Publisher, topic: str, dlq_topic: str, links_topic: str = "") -> None:
         self._publisher = publisher
         self.topic = topic
         self.dlq_topic = dlq_topic
+        self.links_topic = links_topic
+
+    async def link(self, entry: FeedEntry) -> None:
+        headers = _headers("link", LINK_VERSION)
+        await self._publisher.send(self.links_topic, link_key(entry), encode_link(entry), headers)
 
     async def publish(self, article: Article) -> None:
         key, value, headers = article_message(article)

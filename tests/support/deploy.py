@@ -38,7 +38,7 @@ class Deployment:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=_env(),
+            env=env(),
             check=False,
         )
 
@@ -47,10 +47,10 @@ class Deployment:
         command = [sys.executable, "-m", "ingest", "run", "--config", str(self.config)]
         if log is None:
             return subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env()
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env()
             )
         with log.open("a") as err:  # the child keeps its own copy of the descriptor
-            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True, env=_env())
+            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env())
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -75,7 +75,7 @@ class Deployment:
         raise AssertionError(f"{path} never answered {status}")
 
 
-def _env() -> dict[str, str]:
+def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
 
 

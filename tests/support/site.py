@@ -47,6 +47,7 @@ class Site:
         }
         self.requests: list[str] = []
         self.started: list[float] = []  # time.monotonic() of each request, in step with ``requests``
+        self.agents: list[str] = []  # the User-Agent of each request, in step with ``requests``
         self._server = _QuietServer((host, port), self._handler())
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
@@ -85,6 +86,7 @@ class Site:
                 with site._lock:
                     site.requests.append(path)
                     site.started.append(time.monotonic())
+                    site.agents.append(self.headers.get("User-Agent", ""))
                     site.active += 1
                     site.max_active = max(site.max_active, site.active)
                 try:
