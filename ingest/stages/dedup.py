@@ -8,6 +8,12 @@ processed once: the second waits for the first and is dropped if the first finis
 Exact copies (the same text under another URL) are dropped. Near-duplicates (the same story with
 another headline, intro or site furniture) are linked to the first copy seen (``duplicate_of``,
 shared ``story_id``), or dropped if configured so.
+
+Several instances link near-duplicates as one: each keeps the window's fingerprints in memory, reads
+the rows the others registered since it last looked, matches, and registers its article's row only
+if nobody registered one meanwhile (``StateStore.register_fingerprint``, atomic in the store);
+otherwise it reads again and matches again. So of two copies of a story processed at the same moment
+by two workers, one is linked to the other.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from ingest.errors import TransientError
 from ingest.models import Article, Drop
 from ingest.stages.similar import NearDuplicateIndex, signed
 from ingest.state import FingerprintRow, StateStore
+
+_MASK = (1 << 64) - 1  # stored fingerprints are signed 64-bit: back to unsigned for the index
+# Tries to register a fingerprint while other instances register theirs first (each try reads
+# theirs); past this the article is retried later.
+_REGISTER_ATTEMPTS = 100
 
 DUPLICATE_URL = Drop("duplicate_url")
 DUPLICATE_CONTENT = Drop("duplicate_content")
@@ -82,6 +93,7 @@ class Deduplicator:
         self.keys = Claims()
         self.contents = Claims()
         self._index: NearDuplicateIndex | None = None
+        self._seq = 0  # the last registration (by any instance) the index holds
         self._loading = asyncio.Lock()
 
     async def unseen(self, keys: list[str]) -> set[str]:
@@ -97,6 +109,7 @@ class Deduplicator:
             if self._index is None:
                 s = self._settings
                 window_s = s.window_days * 86_400
+                self._seq = await self._state.fingerprint_seq()  # then rows: none missed between
                 rows = await self._state.fingerprints(time.time() - window_s)
                 self._index = NearDuplicateIndex.from_rows(
                     rows, threshold=s.threshold_bits, window_s=window_s, min_words=s.min_words
@@ -120,13 +133,22 @@ class Deduplicator:
             return article
         index = await self._near_duplicates()
         fp = int(article.fingerprint, 16)
-        match = index.match(fp, words=article.word_count)
-        if match is not None and match.article_id != article.id:
-            if self._settings.near_duplicates == "drop":
-                return NEAR_DUPLICATE
-            article = article.model_copy(
-                update={"duplicate_of": match.article_id, "story_id": match.story_id}
-            )
-        # Indexed now, not at the ack, so a copy processed at the same time links to this one.
-        index.add(article.id, article.story_id, fp, published_time(article))
-        return article
+        for _ in range(_REGISTER_ATTEMPTS):
+            rows, seq = await self._state.fingerprints_after(self._seq)
+            for row in rows:  # registered by other instances (or by this one) since the last look
+                index.add(row[0], row[1], row[2] & _MASK, row[3])
+            self._seq = max(self._seq, seq)
+            linked = article
+            match = index.match(fp, words=article.word_count)
+            if match is not None and match.article_id != article.id:
+                if self._settings.near_duplicates == "drop":
+                    return NEAR_DUPLICATE
+                linked = article.model_copy(
+                    update={"duplicate_of": match.article_id, "story_id": match.story_id}
+                )
+            # Registered now, not at the ack, so a copy processed at the same time links to this one.
+            if await self._state.register_fingerprint(fingerprint_row(linked), seq):
+                self._seq = max(self._seq, seq + 1)
+                index.add(linked.id, linked.story_id, fp, published_time(linked))
+                return linked
+        raise TransientError("near-duplicate index: other instances kept registering first", url=article.url)

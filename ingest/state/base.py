@@ -81,6 +81,19 @@ class StateStore(Protocol):
         """Fingerprint rows of articles published at or after ``since`` (epoch seconds)."""
         ...
 
+    async def fingerprint_seq(self) -> int:
+        """The sequence number of the latest fingerprint row registered (0 before any)."""
+        ...
+
+    async def fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
+        """Rows registered after sequence number ``seq`` by any instance, and the latest number."""
+        ...
+
+    async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
+        """Register ``row`` only if no row was registered after ``seq`` (one atomic step across
+        instances). False when one was: read it (``fingerprints_after``), match again, retry."""
+        ...
+
     async def feed_state(self, url: str) -> FeedState: ...
 
     async def save_feed_state(self, state: FeedState) -> None: ...

@@ -9,6 +9,10 @@ Keys, under ``state.key_prefix`` (default ``ingest``):
 - ``{p}:fp`` (hash: article id → ``story_id fingerprint published``) and ``{p}:fp:time`` (sorted set:
   article id by publication time): the near-duplicate window; entries older than ``ttl_days`` are
   removed as new ones are recorded;
+- ``{p}:fp:seq`` (counter) and ``{p}:fp:log`` (sorted set: article id by the counter's value when
+  it was registered): the order in which instances registered fingerprints. A registration is a
+  WATCH/MULTI transaction on the counter, so it succeeds only if nobody registered one since the
+  instance last read the log: two copies of a story processed at once by two instances are linked;
 - ``{p}:feeds`` (hash: feed URL → the feed's state as JSON).
 
 ``record`` runs as one transaction (MULTI/EXEC), so another instance never sees an article's keys
@@ -23,7 +27,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from ingest.config import StateSettings
 from ingest.errors import FatalError, StateUnavailable
@@ -44,6 +48,8 @@ class RedisStateStore:
         self._content = f"{p}:content:"
         self._fp = f"{p}:fp"
         self._fp_time = f"{p}:fp:time"
+        self._fp_seq = f"{p}:fp:seq"
+        self._fp_log = f"{p}:fp:log"
         self._feeds = f"{p}:feeds"
         self._records = 0
 
@@ -118,10 +124,45 @@ class RedisStateStore:
             pipe = self._client.pipeline(transaction=True)
             pipe.hdel(self._fp, *chunk)
             pipe.zrem(self._fp_time, *chunk)
+            pipe.zrem(self._fp_log, *chunk)
             await self._call(pipe.execute())
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:
         ids = [str(a) for a in await self._call(self._client.zrangebyscore(self._fp_time, since, "+inf"))]
+        rows = await self._rows(ids)
+        rows.sort(key=lambda r: r[3])
+        return rows
+
+    async def fingerprint_seq(self) -> int:
+        return int(await self._call(self._client.get(self._fp_seq)) or 0)
+
+    async def fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
+        pipe = self._client.pipeline(transaction=True)  # the counter and the log as of one moment
+        pipe.get(self._fp_seq)
+        pipe.zrangebyscore(self._fp_log, f"({seq}", "+inf")
+        latest, ids = await self._call(pipe.execute())
+        return await self._rows([str(a) for a in ids]), max(int(latest or 0), seq)
+
+    async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
+        fid, story_id, fp, published = row
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                await pipe.watch(self._fp_seq)
+                if int(await pipe.get(self._fp_seq) or 0) != seq:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.incr(self._fp_seq)
+                pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
+                pipe.zadd(self._fp_time, {fid: published})
+                pipe.zadd(self._fp_log, {fid: seq + 1})
+                await pipe.execute()
+        except WatchError:
+            return False
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(f"Redis state store: {exc}") from exc
+        return True
+
+    async def _rows(self, ids: list[str]) -> list[FingerprintRow]:
         rows: list[FingerprintRow] = []
         for i in range(0, len(ids), _BATCH):
             chunk = ids[i : i + _BATCH]
@@ -131,7 +172,6 @@ class RedisStateStore:
                     continue
                 story_id, fp, published = value.split(" ")
                 rows.append((fid, story_id, int(fp), float(published)))
-        rows.sort(key=lambda r: r[3])
         return rows
 
     async def feed_state(self, url: str) -> FeedState:

@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     published REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fingerprints_published ON fingerprints (published);
+CREATE TABLE IF NOT EXISTS fingerprint_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS seen_recorded ON seen (recorded_at);
 CREATE TABLE IF NOT EXISTS feed_state (
     url TEXT PRIMARY KEY,
@@ -124,6 +128,9 @@ class SqliteStateStore:
             self._db.execute("DELETE FROM seen WHERE recorded_at < ?", (stamp,))
             self._db.execute("DELETE FROM content WHERE recorded_at < ?", (stamp,))
             self._db.execute("DELETE FROM fingerprints WHERE published < ?", (cutoff.timestamp(),))
+            self._db.execute(
+                "DELETE FROM fingerprint_log WHERE article_id NOT IN (SELECT article_id FROM fingerprints)"
+            )
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:
         rows = self._db.execute(
@@ -132,6 +139,34 @@ class SqliteStateStore:
             (since,),
         )
         return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows]
+
+    async def fingerprint_seq(self) -> int:
+        # AUTOINCREMENT's counter: it never goes back, even when the newest rows are deleted.
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'fingerprint_log'").fetchone()
+        return int(row[0]) if row else 0
+
+    async def fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
+        latest = await self.fingerprint_seq()
+        rows = self._db.execute(
+            "SELECT f.article_id, f.story_id, f.fingerprint, f.published FROM fingerprint_log l"
+            " JOIN fingerprints f ON f.article_id = l.article_id WHERE l.seq > ? AND l.seq <= ?"
+            " ORDER BY l.seq",
+            (seq, latest),
+        )
+        return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows], max(latest, seq)
+
+    async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            if await self.fingerprint_seq() != seq:
+                return False
+            self._db.execute(
+                "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published)"
+                " VALUES (?, ?, ?, ?)",
+                row,
+            )
+            self._db.execute("INSERT INTO fingerprint_log (article_id) VALUES (?)", (row[0],))
+        return True
 
     async def feed_state(self, url: str) -> FeedState:
         row = self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()

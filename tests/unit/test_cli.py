@@ -193,3 +193,19 @@ def test_every_command_reads_the_config_it_is_given(
 def test_tail_refuses_a_negative_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tail", "-n", "-1", "--config", str(write_config(tmp_path, "{}\n"))]) == EXIT_CONFIG
     assert "--lines" in capsys.readouterr().err
+
+
+def test_run_as_a_fleet_member_needs_redis_and_a_broker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "feeds: []\n")
+    assert main(["run", "--config", str(config), "--role", "worker"]) == EXIT_CONFIG
+    assert "redis://" in capsys.readouterr().err
+
+
+def test_run_once_is_for_the_whole_pipeline_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(
+        tmp_path, "state: {url: 'redis://127.0.0.1:1/0'}\nkafka: {bootstrap_servers: '127.0.0.1:1'}\n"
+    )
+    assert main(["run", "--config", str(config), "--role", "poller", "--once"]) == EXIT_CONFIG
+    assert "--once" in capsys.readouterr().err

@@ -239,3 +239,42 @@ def test_state_must_outlive_the_near_duplicate_window() -> None:
         with pytest.raises(ValueError, match=r"dedup\.window_days"):
             Settings(state={"url": url, "ttl_days": 3}, dedup={"window_days": 7})  # type: ignore[arg-type]
     Settings(state={"url": "sqlite:///x.db", "ttl_days": 7}, dedup={"window_days": 7})  # type: ignore[arg-type]
+
+
+def test_fleet_roles_need_a_shared_state_and_broker() -> None:
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings(role="worker", kafka={"bootstrap_servers": "k:9092"})
+    with pytest.raises(ValidationError, match="bootstrap_servers"):
+        Settings(role="poller", state={"url": "redis://r:6379/0"})
+    fleet = Settings(role="poller", state={"url": "redis://r:6379/0"}, kafka={"bootstrap_servers": "k:9092"})
+    assert fleet.role == "poller"
+
+
+def test_the_command_line_role_wins_and_is_checked(tmp_path: Path) -> None:
+    shared = write_config(
+        tmp_path, "role: poller\nstate: {url: 'redis://r:6379/0'}\nkafka: {bootstrap_servers: 'k:9092'}\n"
+    )
+    assert load_settings(shared, role="worker").role == "worker"
+    alone = write_config(tmp_path / "alone", "feeds: []\n")
+    assert load_settings(alone, role="all").role == "all"
+    with pytest.raises(ConfigError, match="redis://"):
+        load_settings(alone, role="worker")
+
+
+def test_rebalance_timeout_defaults_to_the_broker_kind() -> None:
+    assert KafkaSettings().max_poll_interval_ms == 3_000  # embedded: it waits this long on joins
+    assert KafkaSettings(bootstrap_servers="k:9092").max_poll_interval_ms == 30_000
+    chosen = KafkaSettings(bootstrap_servers="k:9092", consumer={"max_poll_interval_ms": 9000})
+    assert chosen.max_poll_interval_ms == 9000
+
+
+@pytest.mark.parametrize(
+    "consumer",
+    [
+        {"heartbeat_interval_ms": 5000, "session_timeout_ms": 10000},
+        {"revoke_wait_s": 6, "session_timeout_ms": 10000},
+    ],
+)
+def test_group_timeouts_that_cannot_work_are_refused(consumer: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        KafkaSettings(consumer=consumer)

@@ -166,3 +166,42 @@ def test_failures_back_off_up_to_the_cap_and_success_resets() -> None:
     assert delays == sorted(delays)
     assert delays[-1] == 1000
     assert s.done(0, 0, now) == 100
+
+
+def test_assign_polls_only_the_owned_feeds() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    s.assign({1, 3}, {1: 50.0, 3: 50.0}, now)
+    assert sorted(i for i, _ in s.due(now + 1)) == [1, 3]  # owned already: their due times kept
+    s.assign({0}, {0: 2.0}, now)
+    assert s.due(now + 1) == []
+    assert [i for i, _ in s.due(now + 2)] == [0]
+    assert not s.owns(1)
+
+
+def test_a_feed_given_away_during_its_poll_is_not_rescheduled() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    s.assign({0}, {}, now)
+    s.assign(set(), {}, now)  # revoked while its poll ran
+    s.done(0, 0, now)
+    assert s.due(now + 10_000) == []
+
+
+def test_a_feed_owned_again_is_polled_once() -> None:
+    s = scheduler()
+    now = time.monotonic()
+    s.assign({0}, {0: 0.0}, now)
+    s.assign(set(), {}, now)
+    s.assign({0}, {0: 1.0}, now)  # back before its old heap entry was popped
+    assert s.due(now + 0.5) == []
+    assert [i for i, _ in s.due(now + 1.0)] == [0]
+    assert s.due(now + 1.0) == []
+
+
+def test_takeover_waits_one_interval_after_the_last_poll_by_anyone() -> None:
+    s = scheduler()
+    assert s.takeover_delay(0, since_last_poll=30, consecutive_errors=0) == 70
+    assert s.takeover_delay(0, since_last_poll=500, consecutive_errors=0) == 0
+    assert s.takeover_delay(0, since_last_poll=30, consecutive_errors=1) == 170  # backing off
+    assert 0 <= s.takeover_delay(0, since_last_poll=None, consecutive_errors=0) <= 1.0

@@ -147,3 +147,45 @@ async def test_instances_share_what_they_record(backend: Backend) -> None:
     assert await two.seen_keys(["k"]) == {"k"}
     assert await two.content_owner("h") == "id"
     assert (await one.feed_state("https://a.example/feed")).entries_seen == 9
+
+
+async def test_a_fingerprint_registers_only_on_the_latest_sequence(store: StateStore) -> None:
+    now = datetime.now(UTC).timestamp()
+    assert await store.fingerprint_seq() == 0
+    assert await store.fingerprints_after(0) == ([], 0)
+    assert await store.register_fingerprint(("a1", "a1", 2**63 - 1, now), 0)
+    assert not await store.register_fingerprint(("a2", "a2", 5, now), 0)  # a1 came first: look again
+    rows, seq = await store.fingerprints_after(0)
+    assert rows == [("a1", "a1", 2**63 - 1, now)]
+    assert seq == await store.fingerprint_seq() == 1
+    assert await store.register_fingerprint(("a2", "a1", -(2**63), now), seq)
+    assert await store.fingerprints_after(1) == ([("a2", "a1", -(2**63), now)], 2)
+    assert [r[0] for r in await store.fingerprints(0.0)] == ["a1", "a2"]  # the window holds both
+
+
+async def test_instances_register_fingerprints_one_at_a_time(backend: Backend) -> None:
+    """Many registrations at once from two instances: each sequence number is won exactly once."""
+    one, two = await backend.open(), await backend.open()
+    now = datetime.now(UTC).timestamp()
+
+    async def register(store: StateStore, name: str) -> None:
+        seq = await store.fingerprint_seq()
+        while not await store.register_fingerprint((name, name, 1, now), seq):
+            _, seq = await store.fingerprints_after(seq)
+
+    await asyncio.gather(*(register(one if n % 2 else two, f"a{n}") for n in range(20)))
+    rows, seq = await one.fingerprints_after(0)
+    assert seq == 20
+    assert sorted(r[0] for r in rows) == sorted(f"a{n}" for n in range(20))
+
+
+async def test_the_sequence_never_goes_back_when_old_rows_expire(backend: Backend) -> None:
+    """Rows older than the TTL are deleted as records come; the sequence keeps counting."""
+    store = await backend.open()
+    long_ago = datetime.now(UTC).timestamp() - 400 * 86400
+    assert await store.register_fingerprint(("old", "old", 1, long_ago), 0)
+    await store.record(["k"], "other", None)  # the first record deletes what expired
+    assert await store.fingerprints(0.0) == []
+    assert await store.fingerprint_seq() == 1
+    assert await store.fingerprints_after(0) == ([], 1)
+    assert await store.register_fingerprint(("new", "new", 2, datetime.now(UTC).timestamp()), 1)
