@@ -9,8 +9,9 @@ that many ``ingest run --role worker`` processes are started, each with one extr
 (``pipeline.workers: 1``), sharing a Kafka-protocol broker and a ``redis-server`` state. They fetch,
 extract, normalise, dedup (near-duplicates linked across workers) and publish every article.
 
-Throughput is taken between 10% and 90% of the articles published (so process start and the group
-join are left out), from the workers' own ``ingest_entries_processed_total`` counters. Also printed:
+Throughput is taken between 10% and 90% of the links done (published, or dropped as a copy of a
+page already published: the corpus repeats its pages), so process start and the group join are left
+out, from the workers' own ``ingest_entries_processed_total`` counters. Also printed:
 CPU milliseconds per article of the workers' process trees. The figure is the median of ``--runs``.
 """
 
@@ -48,7 +49,11 @@ from ingest.urls import canonicalize  # noqa: E402
 from tests.support.redis import running_redis  # noqa: E402
 
 PARTITIONS = 6
-PUBLISHED = 'ingest_entries_processed_total{outcome="published"}'
+# Links carried to their end: published, or dropped as a copy (fetched and extracted all the same).
+DONE = (
+    'ingest_entries_processed_total{outcome="published"}',
+    'ingest_entries_processed_total{outcome="dropped"}',
+)
 
 
 def fill_links(bootstrap: str, topic: str, site_port: int, articles: int) -> None:
@@ -121,6 +126,15 @@ class Run:
     workers: int
     rate: float  # articles per second, 10% to 90%
     cpu_ms: float  # per article, the workers' trees, whole run
+    busy: float  # cores of the whole machine busy, 10% to 90% (workers, site, broker, Redis)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run_fleet(
@@ -138,7 +152,7 @@ def run_fleet(
                 stderr=err,
             )
         members.append((process, port))
-    marks: list[tuple[float, float]] = []
+    marks: list[tuple[float, float, float]] = []
     deadline = time.monotonic() + 1800
     try:
         while time.monotonic() < deadline:
@@ -146,10 +160,10 @@ def run_fleet(
                 if process.poll() is not None:
                     raise SystemExit(f"a worker exited with {process.returncode}; see {folder}")
             try:
-                done = sum(scrape(port).get(PUBLISHED, 0.0) for _, port in members)
+                done = sum(scrape(port).get(name, 0.0) for _, port in members for name in DONE)
             except OSError:  # not listening yet
                 done = 0.0
-            marks.append((time.monotonic(), done))
+            marks.append((time.monotonic(), done, machine_busy_s()))
             if done >= articles:
                 break
             time.sleep(0.25)
@@ -159,14 +173,10 @@ def run_fleet(
             process.send_signal(signal.SIGTERM)
         for process, _ in members:
             process.wait(60)
-    return Run(workers, _rate(marks, articles), 1000 * cpu / articles)
-
-
-def _rate(marks: list[tuple[float, float]], articles: int) -> float:
-    def first_at(share: float) -> float:
-        return next(t for t, done in marks if done >= share * articles)
-
-    return 0.8 * articles / (first_at(0.9) - first_at(0.1))
+    start = next(m for m in marks if m[1] >= 0.1 * articles)
+    end = next(m for m in marks if m[1] >= 0.9 * articles)
+    seconds = end[0] - start[0]
+    return Run(workers, (end[1] - start[1]) / seconds, 1000 * cpu / articles, (end[2] - start[2]) / seconds)
 
 
 def main() -> None:
@@ -191,7 +201,7 @@ def main() -> None:
                     results[workers].append(result)
                     print(
                         f"run {run + 1}: {workers} worker(s): {result.rate:.1f} articles/s, "
-                        f"{result.cpu_ms:.1f} ms CPU per article",
+                        f"{result.cpu_ms:.1f} ms CPU per article, machine busy {result.busy:.2f} cores",
                         flush=True,
                     )
         finally:
@@ -200,8 +210,12 @@ def main() -> None:
     one = statistics.median(r.rate for r in results[1])
     two = statistics.median(r.rate for r in results[2])
     print(f"cores: {len(os.sched_getaffinity(0))}; articles per run: {args.articles}")
-    print(f"1 worker:  {one:.1f} articles/s (median of {args.runs})")
-    print(f"2 workers: {two:.1f} articles/s (median of {args.runs})")
+    for count, rate in ((1, one), (2, two)):
+        busy = statistics.median(r.busy for r in results[count])
+        print(
+            f"{count} worker(s): {rate:.1f} articles/s, machine busy {busy:.2f} cores"
+            f" (medians of {args.runs})"
+        )
     print(f"scaling 1 -> 2: {two / one:.2f}x")
 
 

@@ -134,18 +134,24 @@ class Worker:
             metrics=metrics,
             fetch=True,
             on_revoked=self._revoked,
+            paused=self._paused,
+        )
+        self._uncommitted = 0
+
+    def _paused(self) -> bool:
+        """Read by the consumer thread: too much in hand, or Kafka not acknowledging."""
+        return (
+            self._uncommitted >= self._settings.kafka.consumer.max_uncommitted or not self._publisher.healthy
         )
 
     async def _revoked(self, partitions: Partitions) -> None:
         self._tracker.forget(partitions)
 
     def _settle(self) -> None:
-        """Commit what is done; pause fetching while too much is in hand or Kafka does not ack."""
+        """Commit what is done; count what is in hand (fetching pauses on it, see ``_paused``)."""
         self._member.commit(self._tracker.committable())
-        uncommitted = self._tracker.uncommitted()
-        self._metrics.links_uncommitted.set(uncommitted)
-        cap = self._settings.kafka.consumer.max_uncommitted
-        self._member.pause = uncommitted >= cap or not self._publisher.healthy
+        self._uncommitted = self._tracker.uncommitted()
+        self._metrics.links_uncommitted.set(self._uncommitted)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Join the workers' group, work until ``stop``, drain, commit, leave. Raises ``FatalError``."""

@@ -314,7 +314,9 @@ def feed_status(
     for index, feed in enumerate(feeds):
         state = states.get(feed.url) or FeedState(url=feed.url)
         next_check = (
-            datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat() if scheduler else None
+            datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat()
+            if scheduler and scheduler.owns(index)  # a poller schedules only its share of the feeds
+            else None
         )
         status: dict[str, Any] = {
             **_health(state),

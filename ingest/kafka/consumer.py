@@ -62,6 +62,7 @@ class GroupMember:
         fetch: bool,
         on_assigned: OnAssigned = _nothing,
         on_revoked: OnRevoked = _nothing,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self._settings = settings
         self._bootstrap = bootstrap
@@ -77,7 +78,8 @@ class GroupMember:
         self._lock = threading.Lock()
         self._to_commit: dict[int, int] = {}
         self._records: asyncio.Queue[list[Any]] = asyncio.Queue()
-        self.pause = False  # set by the loop: stop fetching (heartbeats and rebalances go on)
+        # Asked at every turn of the thread: stop fetching (heartbeats and rebalances go on).
+        self._paused = paused
         self.partitions: Partitions = frozenset()
         self.partition_count = 0
         self._failure: BaseException | None = None
@@ -142,7 +144,7 @@ class GroupMember:
         try:
             while not self._closing.is_set():
                 held = consumer.assignment()
-                if self.pause and held:
+                if self._paused() and held:
                     consumer.pause(*held)
                     paused = True
                 elif paused:

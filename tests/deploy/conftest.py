@@ -40,6 +40,8 @@ def exported_metric_names() -> set[str]:
     metrics.dead_letters.labels("no_content")
     metrics.worker_restarts.labels("timeout")
     metrics.feeds_by_state.labels("failing")  # set for every state once the pipeline runs
+    metrics.partitions_assigned.labels("news.links")  # set by a fleet member's first assignment
+    metrics.rebalances.labels("news.links")
     text = generate_latest(metrics.registry).decode()
     return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
 

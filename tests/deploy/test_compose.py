@@ -13,10 +13,15 @@ from ingest.config import PipelineSettings, load_settings
 from tests.deploy.conftest import ROOT, tool
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
+def _config(*files: str) -> dict[str, Any]:
     result = subprocess.run(
-        [tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        [
+            tool("docker-compose"),
+            *(a for f in files for a in ("-f", str(ROOT / f))),
+            "config",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -26,6 +31,17 @@ def compose() -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     parsed: dict[str, Any] = json.loads(result.stdout)
     return parsed
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return _config("docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def fleet() -> dict[str, Any]:
+    """The fleet laid over the main file, as the file's own comment says to run it."""
+    return _config("docker-compose.yml", "deploy/compose.fleet.yml")
 
 
 def _seconds(duration: str) -> float:
@@ -91,3 +107,49 @@ def test_mounted_files_exist(compose: dict[str, Any]) -> None:
     ]
     assert len(binds) == 3
     assert all(path.exists() for path in binds), binds
+
+
+def test_the_fleet_runs_pollers_workers_and_redis(fleet: dict[str, Any]) -> None:
+    services = fleet["services"]
+    assert set(services) == {
+        "kafka",
+        "kafka-topics",
+        "ingest",
+        "ingest-worker",
+        "redis",
+        "prometheus",
+        "grafana",
+    }
+    assert services["ingest"]["environment"]["INGEST_ROLE"] == "poller"
+    assert services["ingest"]["deploy"]["replicas"] == 2
+    assert services["ingest-worker"]["environment"]["INGEST_ROLE"] == "worker"
+    assert services["ingest-worker"]["deploy"]["replicas"] == 3
+    for name in ("ingest", "ingest-worker"):  # replicas cannot share a host port
+        assert not services[name].get("ports")
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "--appendonly" in services["redis"]["command"]
+    assert _seconds(services["ingest-worker"]["stop_grace_period"]) > PipelineSettings().drain_timeout_s + 10
+
+
+def test_the_fleet_topics_are_created(fleet: dict[str, Any]) -> None:
+    script = " ".join(fleet["services"]["kafka-topics"]["command"])
+    for name in ("news.articles", "news.articles.dlq", "news.links", "news.feeds"):
+        assert f"--create --if-not-exists --topic {name} " in script
+
+
+@pytest.mark.parametrize(("service", "role"), [("ingest", "poller"), ("ingest-worker", "worker")])
+def test_fleet_environment_is_valid_configuration(
+    fleet: dict[str, Any], monkeypatch: pytest.MonkeyPatch, service: str, role: str
+) -> None:
+    for key, value in fleet["services"][service]["environment"].items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(ROOT / "deploy" / "ingest.yaml")
+    assert settings.role == role
+    assert settings.state.backend == "redis"
+    assert settings.kafka.links_topic == "news.links"
+
+
+def test_the_fleet_prometheus_config_exists(fleet: dict[str, Any]) -> None:
+    command = fleet["services"]["prometheus"]["command"]
+    config = next(c for c in command if c.startswith("--config.file=")).split("/")[-1]
+    assert (ROOT / "deploy" / "prometheus" / config).is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 import yaml
 
 from tests.deploy.conftest import DEPLOY, exported_metric_names, metric_names_in, tool
@@ -19,8 +20,9 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_prometheus_config_is_valid() -> None:
-    result = promtool("check", "config", "prometheus.yml")
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.fleet.yml"])
+def test_prometheus_config_is_valid(config: str) -> None:
+    result = promtool("check", "config", config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
