@@ -257,6 +257,13 @@ class Service:
 
         try:
             while not stop.is_set():
+                try:
+                    if member is not None:
+                        member.check()
+                except FatalError as exc:  # drain what runs, then stop with it
+                    fatal.append(exc)
+                    stop.set()
+                    break
                 now = time.monotonic()
                 for index, feed in scheduler.due(now) if publisher.healthy else []:
                     task = asyncio.create_task(one(index, feed))

@@ -122,9 +122,14 @@ class GroupMember:
     async def records(self) -> list[Any]:
         """The next batch of records (a worker's). Raises what stopped the consumer thread."""
         batch = await self._records.get()
-        if not batch and self._failure is not None:
-            raise BrokerUnavailable(f"consumer of {self.topic} stopped: {self._failure}") from self._failure
+        self.check()
         return batch
+
+    def check(self) -> None:
+        """Raise ``BrokerUnavailable`` if the consumer thread died: this member no longer knows what
+        it holds, so it must stop rather than go on with a stale share."""
+        if self._failure is not None:
+            raise BrokerUnavailable(f"consumer of {self.topic} stopped: {self._failure}") from self._failure
 
     def commit(self, offsets: dict[int, int]) -> None:
         """Commit these next-to-read offsets (by partition) at the thread's next turn."""
