@@ -207,10 +207,7 @@ class Pipeline:
         try:
             async with self._dedup.keys.claim(entry.key) as claim:
                 if claim.owner is not None:
-                    if await claim.owner:
-                        self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
-                        return Outcome("dropped", DUPLICATE_URL.reason)
-                    return Outcome("deferred", "duplicate_failed")
+                    return await self._claimed_elsewhere(claim.owner)
                 await self._run("link", self._sink.link(entry))
                 await self._state.record([entry.key], "", None)
                 claim.finish()
@@ -220,6 +217,13 @@ class Pipeline:
             log.warning("deferred %s: %s", entry.link or entry.key, exc, extra=_fields(entry, exc))
             return Outcome("deferred", f"{exc.stage or 'link'}:{exc.reason}")
         return Outcome("queued")
+
+    async def _claimed_elsewhere(self, owner: asyncio.Future[bool]) -> Outcome:
+        """The same key is in flight here already: a duplicate once its owner finished, else later."""
+        if await owner:
+            self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
+            return Outcome("dropped", DUPLICATE_URL.reason)
+        return Outcome("deferred", "duplicate_failed")
 
     async def process(self, entry: FeedEntry, *, linked: bool = False) -> Outcome:
         """Carry one feed entry to Kafka. Never raises but ``FatalError``.
@@ -262,10 +266,7 @@ class Pipeline:
     async def _process(self, entry: FeedEntry, lane: contextlib.AsyncExitStack, linked: bool) -> Outcome:
         async with self._dedup.keys.claim(entry.key) as claim:
             if claim.owner is not None:
-                if await claim.owner:
-                    self._metrics.stage_dropped.labels("dedup", DUPLICATE_URL.reason).inc()
-                    return Outcome("dropped", DUPLICATE_URL.reason)
-                return Outcome("deferred", "duplicate_failed")
+                return await self._claimed_elsewhere(claim.owner)
             if not linked and await self._dedup.seen(entry.key):
                 self._metrics.stage_dropped.labels("dedup", ALREADY_SEEN.reason).inc()
                 return Outcome("dropped", ALREADY_SEEN.reason)
@@ -286,7 +287,9 @@ class Pipeline:
                     outcome = Outcome("dropped", kept.reason)
                 else:
                     await self._run("publish", self.publish(kept))
-                    await self._state.record([entry.key], kept.id, kept.content_hash, fingerprint_row(kept))
+                    # Registered already when it was matched, unless dedup had no need to.
+                    row = None if self._dedup.registers(kept) else fingerprint_row(kept)
+                    await self._state.record([entry.key], kept.id, kept.content_hash, row)
                     self._acknowledged(kept)
                     outcome = Outcome("published")
                 content.finish()

@@ -116,6 +116,15 @@ class Deduplicator:
                 )
             return self._index
 
+    def registers(self, article: Article) -> bool:
+        """Whether ``by_content`` registers the article's fingerprint itself (when it passes): the
+        pipeline then need not record it again after the ack."""
+        return (
+            article.word_count >= MIN_WORDS_FOR_CONTENT_DEDUP
+            and self._settings.near_duplicates != "off"
+            and bool(article.fingerprint)
+        )
+
     async def by_content(self, article: Article, claim: Claim) -> Article | Drop:
         """The article (linked to its story if a near-duplicate), or a ``Drop`` for a copy.
 
@@ -129,7 +138,7 @@ class Deduplicator:
             raise TransientError("an article with the same text failed in flight", url=article.url)
         if await self._state.content_owner(article.content_hash) is not None:
             return DUPLICATE_CONTENT
-        if self._settings.near_duplicates == "off" or not article.fingerprint:
+        if not self.registers(article):
             return article
         index = await self._near_duplicates()
         fp = int(article.fingerprint, 16)
