@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,8 @@ from bench.poll import cpu_seconds, scrape  # noqa: E402
 from ingest.config import KafkaSettings  # noqa: E402
 from ingest.kafka.admin import ensure_topics  # noqa: E402
 from ingest.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
-from ingest.models import FeedEntry  # noqa: E402
+from ingest.pipeline import entry_for_link  # noqa: E402
 from ingest.source.links import encode_link, link_key  # noqa: E402
-from ingest.urls import canonicalize  # noqa: E402
 from tests.support.redis import running_redis  # noqa: E402
 
 PARTITIONS = 6
@@ -64,22 +63,12 @@ def fill_links(bootstrap: str, topic: str, site_port: int, articles: int) -> Non
     futures = []
     for n in range(articles):
         url = f"http://127.0.0.1:{site_port}/a/{n}.html"
-        entry = FeedEntry(
-            key=canonicalize(url),
-            feed_url=feed,
-            link=url,
-            canonical_url=canonicalize(url),
+        entry = replace(
+            entry_for_link(url, feed_url=feed, discovered_at=now),
             guid=f"story-{n}",
             title=f"Story {n}",
-            summary=None,
-            content_html=None,
-            authors=(),
             published_at=now,
-            updated_at=None,
-            tags=(),
-            language=None,
             feed_title="Bench",
-            discovered_at=now,
         )
         futures.append(producer.send(topic, key=link_key(entry), value=encode_link(entry)))
     for future in futures:

@@ -37,6 +37,7 @@ from ingest.pipeline import Pipeline
 from ingest.source.links import decode_link
 from ingest.source.scheduler import Scheduler
 from ingest.state import StateStore
+from ingest.tasks import drain
 
 log = logging.getLogger(__name__)
 
@@ -66,30 +67,28 @@ class FeedShare:
         self._state = state
         self._metrics = metrics
         self._revoke_wait_s = revoke_wait_s
-        self._partition_count = 0
-        self.owned: set[int] = set()
+        self._count = 0  # the feeds topic's partitions, and each feed's partition among them
+        self._partition_of: list[int] = []
         self.polling: dict[int, asyncio.Task[Any]] = {}  # feed index → its poll in flight
         scheduler.assign((), {}, time.monotonic())  # nothing until the group says
 
     def _feeds_of(self, partitions: Partitions) -> set[int]:
-        count = self._partition_count
-        return {i for i, f in enumerate(self._feeds) if count and feed_partition(f.url, count) in partitions}
+        return {i for i, p in enumerate(self._partition_of) if p in partitions}
 
     async def assigned(self, partitions: Partitions, count: int) -> None:
-        self._partition_count = count
+        if count != self._count:  # once, not at every rebalance
+            self._count, self._partition_of = count, [feed_partition(f.url, count) for f in self._feeds]
         owned = self._feeds_of(partitions)
-        new = sorted(owned - self.owned)
+        new = sorted(owned - self._scheduler.owned)
         due_in = await self._takeover_delays(new)
-        self.owned = owned
         self._scheduler.assign(owned, due_in, time.monotonic())
         self._metrics.feeds_owned.set(len(owned))
         log.info("polling %d of %d feeds", len(owned), len(self._feeds))
 
     async def revoked(self, partitions: Partitions) -> None:
         gone = self._feeds_of(partitions)
-        self.owned -= gone
-        self._scheduler.assign(self.owned, {}, time.monotonic())
-        self._metrics.feeds_owned.set(len(self.owned))
+        self._scheduler.assign(self._scheduler.owned - gone, {}, time.monotonic())
+        self._metrics.feeds_owned.set(len(self._scheduler.owned))
         leaving = [task for index, task in self.polling.items() if index in gone]
         if leaving:  # let them end (and save their state) before another poller takes the feeds
             _, late = await asyncio.wait(leaving, timeout=self._revoke_wait_s)
@@ -159,12 +158,7 @@ class Worker:
         try:
             await self._consume(stop)
             log.info("stop requested: draining %d links in flight", len(self._running))
-            if self._running:
-                _, late = await asyncio.wait(self._running, timeout=self._settings.pipeline.drain_timeout_s)
-                for task in late:
-                    task.cancel()
-                if late:
-                    await asyncio.wait(late)
+            await drain(set(self._running), self._settings.pipeline.drain_timeout_s, "links")
             self._settle()
         finally:
             await self._member.close()

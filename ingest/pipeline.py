@@ -522,13 +522,12 @@ def _succeeded(state: FeedState, now: datetime, validators: Validators, entries:
     )
 
 
-def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:
-    """Extract and normalise one saved page, no network: the stages after fetch, in-process."""
-    now = datetime.now(UTC)
+def entry_for_link(url: str, *, feed_url: str, discovered_at: datetime) -> FeedEntry:
+    """A feed entry that is nothing but a link (a saved page, a link made by hand)."""
     canonical = canonicalize(url)
-    entry = FeedEntry(
+    return FeedEntry(
         key=canonical,
-        feed_url=url,
+        feed_url=feed_url,
         link=url,
         canonical_url=canonical,
         guid=None,
@@ -541,8 +540,14 @@ def article_from_html(body: bytes, url: str, content_type: str | None = None) ->
         tags=(),
         language=None,
         feed_title=None,
-        discovered_at=now,
+        discovered_at=discovered_at,
     )
+
+
+def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:
+    """Extract and normalise one saved page, no network: the stages after fetch, in-process."""
+    now = datetime.now(UTC)
+    entry = entry_for_link(url, feed_url=url, discovered_at=now)
     page = FetchedPage(entry=entry, url=url, body=body, content_type=content_type, fetched_at=now)
     try:
         extracted = choose(page, *extract_html(body, url, content_type))

@@ -29,6 +29,7 @@ from ingest.source.feedlist import load_feeds
 from ingest.source.scheduler import Scheduler
 from ingest.stages.publish import Sink
 from ingest.state import FeedState, open_state
+from ingest.tasks import drain
 from ingest.web import StatusServer
 from ingest.workers import WorkerPool
 
@@ -183,7 +184,7 @@ class Service:
         stopped.cancel()
         if not work.done():
             log.info("stop requested: draining in-flight work")
-            await _drain({work}, self.settings.pipeline.drain_timeout_s)
+            await drain({work}, self.settings.pipeline.drain_timeout_s, "polls")
             return []
         return list(work.result())
 
@@ -275,7 +276,7 @@ class Service:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
             log.info("stop requested: draining %d polls in flight", len(running))
-            await _drain(set[asyncio.Future[Any]](running), s.pipeline.drain_timeout_s)
+            await drain(running, s.pipeline.drain_timeout_s, "polls")
         finally:
             if member is not None:
                 await member.close()
@@ -294,21 +295,6 @@ def _topics(settings: Settings) -> dict[str, int]:
     if settings.role == "worker":
         return articles | links
     return articles
-
-
-async def _drain(tasks: set[asyncio.Future[Any]], deadline_s: float) -> None:
-    """Wait for ``tasks`` up to the deadline, then cancel what still runs."""
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=deadline_s)
-    for task in pending:
-        task.cancel()
-    if pending:
-        log.warning("cancelled %d polls still running after %.0fs", len(pending), deadline_s)
-        await asyncio.wait(pending)
-    for task in tasks:
-        if not task.cancelled() and isinstance(task.exception(), FatalError):
-            raise task.exception()  # type: ignore[misc]
 
 
 def feed_status(

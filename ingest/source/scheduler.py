@@ -47,12 +47,16 @@ class Scheduler:
         """Poll only the ``owned`` feeds from now on (a poller's share of the fleet's feeds). A feed
         newly owned comes due after ``due_in[index]`` seconds (see ``takeover_delay``)."""
         owned = set(owned)
-        before = self._owned if self._owned is not None else set(range(len(self._feeds)))
-        for index in owned - before:
+        for index in owned - self.owned:
             self.due_at[index] = now + due_in.get(index, 0.0)
         self._owned = owned
         self._heap = [(self.due_at[i], i) for i in owned]
         heapq.heapify(self._heap)
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The feeds this scheduler polls (all of them unless ``assign`` said otherwise)."""
+        return frozenset(range(len(self._feeds)) if self._owned is None else self._owned)
 
     def owns(self, index: int) -> bool:
         return self._owned is None or index in self._owned

@@ -107,9 +107,7 @@ class RedisStateStore:
         if content_hash:
             pipe.set(self._content + content_hash, article_id, ex=self._ttl_s, nx=True)
         if fingerprint is not None:
-            fid, story_id, fp, published = fingerprint
-            pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
-            pipe.zadd(self._fp_time, {fid: published})
+            self._add_fingerprint(pipe, fingerprint)
         self._records += 1
         if self._records % _PRUNE_EVERY == 1:
             await self._prune(time.time() - self._ttl_s)
@@ -144,7 +142,6 @@ class RedisStateStore:
         return await self._rows([str(a) for a in ids]), max(int(latest or 0), seq)
 
     async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
-        fid, story_id, fp, published = row
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 await pipe.watch(self._fp_seq)
@@ -152,15 +149,19 @@ class RedisStateStore:
                     return False
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.incr(self._fp_seq)
-                pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
-                pipe.zadd(self._fp_time, {fid: published})
-                pipe.zadd(self._fp_log, {fid: seq + 1})
+                self._add_fingerprint(pipe, row)
+                pipe.zadd(self._fp_log, {row[0]: seq + 1})
                 await pipe.execute()
         except WatchError:
             return False
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"Redis state store: {exc}") from exc
         return True
+
+    def _add_fingerprint(self, pipe: Any, row: FingerprintRow) -> None:
+        fid, story_id, fp, published = row
+        pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
+        pipe.zadd(self._fp_time, {fid: published})
 
     async def _rows(self, ids: list[str]) -> list[FingerprintRow]:
         rows: list[FingerprintRow] = []

@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS feed_state (
 ) WITHOUT ROWID;
 """
 _BATCH = 500
+_INSERT_FINGERPRINT = (
+    "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published) VALUES (?, ?, ?, ?)"
+)
 # Expired rows are deleted once every this many records.
 _PRUNE_EVERY = 1000
 
@@ -116,8 +119,7 @@ class SqliteStateStore:
                 )
             if fingerprint is not None:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published)"
-                    " VALUES (?, ?, ?, ?)",
+                    _INSERT_FINGERPRINT,
                     fingerprint,
                 )
 
@@ -161,8 +163,7 @@ class SqliteStateStore:
             if await self.fingerprint_seq() != seq:
                 return False
             self._db.execute(
-                "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published)"
-                " VALUES (?, ?, ?, ?)",
+                _INSERT_FINGERPRINT,
                 row,
             )
             self._db.execute("INSERT INTO fingerprint_log (article_id) VALUES (?)", (row[0],))
