@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 
 from ingest.errors import IngestError  # noqa: E402
-from ingest.pipeline import article_from_html  # noqa: E402
+from ingest.stages.normalise import article_from_html  # noqa: E402
 
 WORD = re.compile(r"\w+")
 NEAR_EMPTY_WORDS = 10

@@ -43,7 +43,7 @@ from bench.poll import cpu_seconds, scrape  # noqa: E402
 from ingest.config import KafkaSettings  # noqa: E402
 from ingest.kafka.admin import ensure_topics  # noqa: E402
 from ingest.kafka.embedded import EmbeddedBroker, free_port  # noqa: E402
-from ingest.pipeline import entry_for_link  # noqa: E402
+from ingest.source.entries import entry_for_link  # noqa: E402
 from ingest.source.links import encode_link, link_key  # noqa: E402
 from tests.support.redis import running_redis  # noqa: E402
 

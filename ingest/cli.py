@@ -89,7 +89,7 @@ async def _run_service(service: Service, *, once: bool) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from ingest.pipeline import article_from_html
+    from ingest.stages.normalise import article_from_html
 
     _settings(args)  # a --config given is validated, as by every command
     _setup_logging("WARNING", "text")
@@ -126,7 +126,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     async def find() -> list[dict[str, str | None]]:
         http = settings.http
         async with HttpClient(http, AddressPolicy(http.private_allowance)) as client:
-            response = await client.get(args.url, max_bytes=http.max_feed_bytes)
+            response = await client.get(args.url, max_bytes=http.max_feed_bytes, trusted=args.url)
         kind = sniff(response.body, response.content_type)
         if kind != "html":
             return [{"url": response.url, "kind": kind, "title": None}]

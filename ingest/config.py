@@ -167,6 +167,9 @@ Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 class HttpSettings(_Section):
     allow_private_networks: bool | tuple[str, ...] = False
+    # Ports besides 80 and 443 that pages and feeds may be fetched from. A configured feed's own
+    # port is allowed for it and for the pages it lists on its host.
+    allowed_ports: tuple[int, ...] = ()
     user_agent: str = f"ingest/{__version__} (+https://github.com/ingest-news/ingest)"
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
@@ -180,8 +183,19 @@ class HttpSettings(_Section):
     # this far apart, or as far apart as the host's robots.txt Crawl-delay asks, up to the cap.
     min_host_delay_s: float = Field(default=0.5, ge=0, le=60)
     robots_txt: bool = True  # honour robots.txt for article fetches
+    # A site whose robots.txt cannot be fetched (5xx, unreachable): its pages wait this long for it
+    # (their entries come back), then the feed's own text is published instead.
+    robots_wait_s: float = Field(default=3600.0, ge=0, le=7 * 86400)
     max_crawl_delay_s: float = Field(default=10.0, ge=0, le=300)
     retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("allowed_ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [p for p in value if not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"not TCP ports: {bad}")
+        return value
 
     @field_validator("allow_private_networks")
     @classmethod

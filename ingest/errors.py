@@ -13,9 +13,13 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
     │   ├── ConnectionFailed         DNS failure, refused or reset connection, TLS failure
     │   ├── ServerError              HTTP 5xx, 429
     │   ├── PublishTimeout           Kafka did not acknowledge in time
-    │   └── StateUnavailable         the shared state store (Redis) did not answer
+    │   ├── StateUnavailable         the state store did not answer (Redis down, SQLite busy or full)
+    │   ├── RobotsUnavailable        the site's robots.txt cannot be fetched yet: its pages wait
+    │   └── InFlightFailed           the same entry or text was in flight here and did not finish
     └── PermanentError               retrying cannot help: the item goes to the dead-letter topic
         ├── BlockedAddress           the URL resolves to an address we refuse to connect to
+        │   └── BlockedPort              the URL names a port outside the allowed ones
+        ├── InvalidUrl               a URL that cannot be requested (bad host name, over the length cap)
         ├── ClientError              HTTP 4xx other than 429
         ├── TooManyRedirects         more redirects than allowed, or a redirect loop
         ├── TooLarge                 body, headers or message over a configured limit
@@ -24,11 +28,14 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
         ├── TaskTimeout              parsing or extraction overran its deadline (worker killed)
         ├── WorkerCrashed            the worker process died on this document
         │   └── OutOfMemory          the document exhausted the worker's memory limit
-        └── NoContent                neither the page nor the feed entry has usable text
+        ├── NoContent                neither the page nor the feed entry has usable text
+        └── InternalError            an exception nobody translated (a bug): dead-lettered as ``internal``
     Disallowed                       robots.txt forbids the page: not a failure, the fetch stage skips it
 
 Intentional filtering (duplicate, already seen) is not an error: it is a ``Drop`` with a reason
-(see ``ingest.models``).
+(see ``ingest.models``). The pipeline's runner (``ingest.runner``) is where an item's error becomes
+its outcome: transient → retried later, permanent or internal → dead letter, fatal → the service
+stops.
 """
 
 from __future__ import annotations
@@ -124,12 +131,28 @@ class StateUnavailable(TransientError):
     reason = "state_unavailable"
 
 
+class RobotsUnavailable(TransientError):
+    reason = "robots_unreachable"
+
+
+class InFlightFailed(TransientError):
+    reason = "duplicate_failed"
+
+
 class PermanentError(IngestError):
     reason = "permanent"
 
 
 class BlockedAddress(PermanentError):
     reason = "blocked_address"
+
+
+class BlockedPort(BlockedAddress):
+    reason = "blocked_port"
+
+
+class InvalidUrl(PermanentError):
+    reason = "invalid_url"
 
 
 class ClientError(HttpStatusError, PermanentError):
@@ -167,3 +190,14 @@ class OutOfMemory(WorkerCrashed):
 
 class NoContent(PermanentError):
     reason = "no_content"
+
+
+class InternalError(PermanentError):
+    """An exception of one item that no code translated: a bug, ours or a library's. The item is
+    dead-lettered with the exception's type in its error; the service goes on."""
+
+    reason = "internal"
+
+    @classmethod
+    def wrap(cls, exc: BaseException, *, url: str | None = None) -> InternalError:
+        return cls(f"{type(exc).__name__}: {exc}"[:1000], url=url)

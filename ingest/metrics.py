@@ -18,12 +18,13 @@ from prometheus_client.registry import Collector
 
 from ingest import __version__, build
 
-STAGES = ("poll", "parse", "link", "fetch", "extract", "normalise", "dedup", "publish")
+STAGES = ("poll", "parse", "claim", "link", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS = ("trafilatura", "feed")
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
+SKIPPED_ENTRIES = ("no_identity", "enclosure_only", "bad_entry")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _FRESHNESS_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
@@ -87,6 +88,13 @@ class Metrics:
             registry=r,
         )
         self.feed_entries = Counter("ingest_feed_entries_total", "Entries found in polled feeds.", registry=r)
+        self.feed_entries_skipped = Counter(
+            "ingest_feed_entries_skipped_total",
+            "Items of polled feeds that are not entries, by reason: no_identity (neither link nor "
+            "GUID), enclosure_only (only an enclosure link), bad_entry (unreadable).",
+            ["reason"],
+            registry=r,
+        )
         self.robots_fetches = Counter(
             "ingest_robots_txt_fetches_total",
             "robots.txt requests, by result: fetched, unavailable (no rules), unreachable (disallow).",
@@ -212,7 +220,8 @@ class Metrics:
             self.articles_published.labels(method)
         for outcome in OUTCOMES:
             self.entry_outcomes.labels(outcome)
-        self.stage_dropped.labels("dedup", "duplicate_url")
+        self.stage_dropped.labels("claim", "already_seen")
+        self.stage_dropped.labels("claim", "duplicate_url")
         self.stage_dropped.labels("dedup", "duplicate_content")
         self.stage_dropped.labels("dedup", "near_duplicate")
         self.stage_dropped.labels("fetch", "robots_txt")
@@ -221,6 +230,8 @@ class Metrics:
             self.offset_commits.labels(result)
         for result in ROBOTS_RESULTS:
             self.robots_fetches.labels(result)
+        for reason in SKIPPED_ENTRIES:
+            self.feed_entries_skipped.labels(reason)
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""

@@ -1,22 +1,66 @@
-"""The typed items that flow between stages, and the published article schema.
+"""The typed items that flow between stages, what each item commits, and the published schema.
 
     FeedEntry ──fetch──► FetchedPage ──extract──► Extracted ──normalise──► Article ──publish──► Ack
+                                  every item carries a Ticket: what to commit once it ended
 
 Items between stages are frozen dataclasses (cheap, internal). ``Article`` is the public contract:
-a pydantic model whose JSON Schema is committed as ``schemas/article.v1.json``.
+a pydantic model whose JSON Schema is committed as ``schemas/article.v1.json``. Every string a
+model is built with is made valid Unicode first (``ingest.text.valid_text``): whatever a page or a
+feed held, a model always serialises.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from ingest.errors import IngestError
+from ingest.text import valid_text
 
 SCHEMA_VERSION = 1
+
+# A near-duplicate fingerprint as stored: (article id, story id, signed 64-bit fingerprint,
+# publication time in epoch seconds).
+FingerprintRow = tuple[str, str, int, float]
+OutcomeKind = Literal["published", "dropped", "dead_lettered", "deferred", "queued"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one item ended. Every kind but ``deferred`` is terminal: the item is committed."""
+
+    kind: OutcomeKind
+    reason: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind != "deferred"
+
+
+class Origin(Protocol):
+    """Where an item came from (a feed's poll, a link's offset), told once the item is committed."""
+
+    def committed(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Ticket:
+    """What one item commits once it ended terminally and its tail was acknowledged: arroyo's
+    committable carried on the message. Stages fill it in as they take responsibility for the item
+    (the key once it is claimed, the content hash and fingerprint once they are known); the runner's
+    one commit step writes it to the state store and then tells the origin. ``holds`` release what
+    the item held while in flight (its key, its text), told whether it was committed."""
+
+    origin: Origin
+    key: str | None = None
+    article_id: str = ""
+    content_hash: str | None = None
+    fingerprint: FingerprintRow | None = None
+    holds: list[Callable[[bool], None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +117,7 @@ class FetchedPage:
     fetched_at: datetime
     error: IngestError | None = None
     status: int | None = None
-    skipped: str | None = None  # not fetched on purpose (robots_txt): not an error
+    skipped: str | None = None  # not used on purpose (robots_txt, login_wall): not an error
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +148,24 @@ class Extracted:
     method: Literal["trafilatura", "feed"]
     fallback_reason: str | None = None
     extractor_version: str | None = None
+    fallback_detail: str | None = None  # why the page was not used, for the log
+
+
+def _valid(value: Any) -> Any:
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list | tuple):
+        return [_valid(v) for v in value]
+    return value
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        return _valid(value)
 
 
 class Source(_Model):

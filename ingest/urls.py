@@ -8,7 +8,13 @@ the same canonical URL, hence the same article id.
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+# Longer URLs are not requested (and not taken as links by the feed parsers): the sitemap protocol's
+# limit, above what any news site uses.
+MAX_URL_CHARS = 2048
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "at_", "__hs", "_hs")
 TRACKING_PARAMS = frozenset(
@@ -70,6 +76,24 @@ def canonicalize(url: str) -> str:
     path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote), ""))
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (a name in its ASCII form, as a URL holds it; not an IP literal) cannot be
+    requested, or None: an empty or over-long label, a character a host name cannot hold, or an
+    ``xn--`` label that is not valid Punycode."""
+    name = host.rstrip(".").lower()
+    if not name or len(name) > 253:
+        return "the host name is empty or longer than 253 characters"
+    for label in name.split("."):
+        if not _LABEL.fullmatch(label):
+            return f"the host name has an invalid label {label[:70]!r}"
+        if label.startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"the host name has an invalid IDNA label {label!r}"
+    return None
 
 
 def article_id(key: str) -> str:

@@ -26,9 +26,11 @@ from yarl import URL
 from ingest.config import HttpSettings
 from ingest.errors import (
     BlockedAddress,
+    BlockedPort,
     ClientError,
     ConnectionFailed,
     FetchTimeout,
+    InvalidUrl,
     ServerError,
     TooLarge,
     TooManyRedirects,
@@ -36,12 +38,16 @@ from ingest.errors import (
 )
 from ingest.net.guard import AddressPolicy
 from ingest.net.hosts import HostGate
+from ingest.urls import MAX_URL_CHARS, host_problem
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_PROBE_BYTES = 512
 
 
 Permit = Callable[[URL], Awaitable[None]]
+# Called with the first bytes of a body (up to 512); raises to refuse it before the rest is read.
+Probe = Callable[[bytes], None]
 
 
 class AddressRefused(OSError):
@@ -86,12 +92,18 @@ class Response:
 
 
 class HttpClient:
-    """GET with: http/https only, address guard on every hop, bounded redirects, connect/read/total
-    deadlines, a cap on decompressed body size. Errors come out as ``ingest.errors`` types."""
+    """GET with: http/https only, valid host names, URLs of at most ``MAX_URL_CHARS``, the allowed
+    ports, the address guard on every hop, bounded redirects, connect/read/total deadlines, a cap on
+    decompressed body size. Errors come out as ``ingest.errors`` types.
+
+    Ports: 80, 443 and ``http.allowed_ports``; and, for each request, the port of the URL the
+    request is ``trusted`` by: a feed's own URL (an operator listed it), the feed of a page (pages on
+    their feed's host and port)."""
 
     def __init__(self, settings: HttpSettings, policy: AddressPolicy, gate: HostGate | None = None) -> None:
         self._settings = settings
         self._policy = policy
+        self._ports = frozenset((80, 443, *settings.allowed_ports))
         self.gate = gate or HostGate(
             settings.max_connections_per_host, settings.min_host_delay_s, settings.max_crawl_delay_s
         )
@@ -124,19 +136,28 @@ class HttpClient:
             await self._session.close()
             self._session = None
 
-    def _check_url(self, url: URL, original: str) -> None:
+    def _check_url(self, url: URL, original: str, trusted: tuple[str, int | None] | None) -> None:
         if url.scheme not in ("http", "https"):
             raise UnsupportedContent(f"unsupported URL scheme {url.scheme!r}", url=original)
-        host = url.host
+        if len(str(url)) > MAX_URL_CHARS:
+            raise InvalidUrl(f"URL longer than {MAX_URL_CHARS} characters", url=original[:200])
+        host = url.raw_host
         if not host:
             raise UnsupportedContent("URL has no host", url=original)
         try:
             ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return  # a name: the resolver checks what it resolves to
-        why = self._policy.check(host)
-        if why:
-            raise BlockedAddress(f"address {host} refused ({why})", url=original)
+        except ValueError:  # a name: the resolver checks what it resolves to
+            problem = host_problem(host)
+            if problem:
+                raise InvalidUrl(problem, url=original) from None
+        else:
+            why = self._policy.check(host)
+            if why:
+                raise BlockedAddress(f"address {host} refused ({why})", url=original)
+        if url.port not in self._ports and (host.lower(), url.port) != trusted:
+            raise BlockedPort(
+                f"port {url.port} refused (allowed: 80, 443 and http.allowed_ports)", url=original
+            )
 
     async def get(
         self,
@@ -145,20 +166,27 @@ class HttpClient:
         max_bytes: int,
         headers: dict[str, str] | None = None,
         permit: Permit | None = None,
+        trusted: str | None = None,
+        probe: Probe | None = None,
     ) -> Response:
         """GET ``url``, following redirects. 304 is returned like any status below 400.
 
-        ``permit`` is awaited before every hop and may refuse it by raising (robots.txt). Each hop
-        waits for its host's turn (``HostGate``); that wait does not count against the deadline."""
+        ``permit`` is awaited before every hop and may refuse it by raising (robots.txt). ``trusted``
+        is the URL whose host and port this request may use whatever the port (see the class).
+        ``probe`` sees the first bytes of the body and may refuse it by raising. Each hop waits for
+        its host's turn (``HostGate``); that wait does not count against the deadline."""
         assert self._session is not None, "HttpClient used outside 'async with'"
+        if len(url) > MAX_URL_CHARS:
+            raise InvalidUrl(f"URL longer than {MAX_URL_CHARS} characters", url=url[:200])
         try:
             current = URL(url, encoded=False)
-        except (ValueError, TypeError) as exc:
-            raise UnsupportedContent(f"invalid URL: {exc}", url=url) from exc
+            origin = _host_port(trusted)
+        except (ValueError, TypeError) as exc:  # UnicodeError is a ValueError
+            raise InvalidUrl(f"invalid URL: {exc}", url=url) from exc
         budget = self._settings.total_timeout_s
         visited: set[str] = set()
         for _ in range(self._settings.max_redirects + 1):
-            self._check_url(current, url)
+            self._check_url(current, url, origin)
             visited.add(str(current))
             if permit is not None:
                 await permit(current)
@@ -167,7 +195,7 @@ class HttpClient:
                 try:
                     async with asyncio.timeout(budget):
                         status, location, response = await self._request(
-                            current, max_bytes, headers or {}, url
+                            current, max_bytes, headers or {}, url, probe
                         )
                 except TimeoutError as exc:
                     raise FetchTimeout("request deadline passed", url=url) from exc
@@ -179,17 +207,18 @@ class HttpClient:
             try:
                 current = current.join(URL(location))
             except ValueError as exc:
-                raise UnsupportedContent(f"invalid redirect target {location!r}", url=url) from exc
+                raise InvalidUrl(f"invalid redirect target {location[:200]!r}", url=url) from exc
             if str(current) in visited:
                 raise TooManyRedirects(f"redirect loop at {current}", url=url)
         raise TooManyRedirects(f"more than {self._settings.max_redirects} redirects", url=url)
 
     async def body(self, url: str, max_bytes: int, /) -> bytes:
-        """The body of a plain GET (robots.txt)."""
-        return (await self.get(url, max_bytes=max_bytes)).body
+        """The body of a plain GET of a URL made from one already allowed (robots.txt of a page's
+        origin): its own host and port are trusted."""
+        return (await self.get(url, max_bytes=max_bytes, trusted=url)).body
 
     async def _request(
-        self, current: URL, max_bytes: int, headers: dict[str, str], original: str
+        self, current: URL, max_bytes: int, headers: dict[str, str], original: str, probe: Probe | None
     ) -> tuple[int, str | None, Response | None]:
         assert self._session is not None
         try:
@@ -197,7 +226,7 @@ class HttpClient:
                 if resp.status in REDIRECTS:
                     return resp.status, resp.headers.get("Location"), None
                 _raise_for_status(resp.status, original, resp.headers.get("Retry-After"))
-                body = await _read_capped(resp, max_bytes, original)
+                body = await _read_capped(resp, max_bytes, original, probe)
                 return resp.status, None, Response(str(resp.url), resp.status, resp.headers, body)
         except aiohttp.ClientConnectorDNSError as exc:
             if isinstance(exc.os_error, AddressRefused):
@@ -205,8 +234,8 @@ class HttpClient:
             raise ConnectionFailed(f"DNS lookup failed: {exc.os_error}", url=original, kind="dns") from exc
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise ConnectionFailed(f"TLS failed: {exc}", url=original, kind="tls") from exc
-        except aiohttp.InvalidURL as exc:
-            raise UnsupportedContent(f"invalid URL: {exc}", url=original) from exc
+        except (aiohttp.InvalidURL, UnicodeError) as exc:
+            raise InvalidUrl(f"invalid URL: {exc}", url=original) from exc
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise FetchTimeout(f"timed out: {type(exc).__name__}", url=original) from exc
         except aiohttp.ClientResponseError as exc:
@@ -240,15 +269,28 @@ def seconds_until(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
+def _host_port(url: str | None) -> tuple[str, int | None] | None:
+    if url is None:
+        return None
+    parsed = URL(url, encoded=False)
+    return (parsed.raw_host or "").lower(), parsed.port
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, url: str, probe: Probe | None) -> bytes:
     declared: Any = resp.content_length
     if isinstance(declared, int) and declared > max_bytes and not resp.headers.get("Content-Encoding"):
         raise TooLarge(f"Content-Length {declared} over the {max_bytes} byte limit", url=url)
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):
+        if probe is not None and size < _PROBE_BYTES <= size + len(chunk):
+            probe((b"".join(chunks) + chunk)[:_PROBE_BYTES])
+            probe = None
         size += len(chunk)
         if size > max_bytes:
             raise TooLarge(f"body over the {max_bytes} byte limit (decompressed)", url=url)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if probe is not None:  # a body shorter than the probe's window
+        probe(body)
+    return body

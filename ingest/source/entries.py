@@ -7,6 +7,8 @@ zone, is not more than a day ahead of now and not before 1990.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,10 +16,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ingest.errors import ParseError
-from ingest.text import clean_line
-from ingest.urls import canonicalize
+from ingest.models import FeedEntry
+from ingest.text import clean_line, valid_text
+from ingest.urls import MAX_URL_CHARS, canonicalize
 
 FUTURE_TOLERANCE = timedelta(days=1)
+MAX_GUID_CHARS = 512
 EARLIEST_YEAR = 1990
 
 # RFC 3339 and the W3C profile of ISO 8601 with a time: seconds and fraction optional, zone required
@@ -92,6 +96,8 @@ def http_link(value: Any, base: str | None = None) -> str | None:
     if link is None:
         return None
     link = link.strip()
+    if len(link) > MAX_URL_CHARS:
+        return None
     try:
         if base:
             link = urljoin(base, link)
@@ -109,8 +115,11 @@ def identity(link: str | None, guid: str | None, feed_url: str) -> tuple[str, st
     canonical = canonicalize(link) if link else None
     if canonical:
         return canonical, canonical
-    if guid:
-        return f"guid:{canonicalize(feed_url)}#{guid.strip()}", None
+    if guid and guid.strip():
+        guid = guid.strip()
+        if len(guid) > MAX_GUID_CHARS:  # keys stay small: a long GUID is known by its hash
+            guid = "sha256:" + hashlib.sha256(guid.encode("utf-8", "replace")).hexdigest()
+        return f"guid:{canonicalize(feed_url)}#{guid}", None
     return None
 
 
@@ -118,3 +127,42 @@ def unique_lines(values: Iterable[Any]) -> tuple[str, ...]:
     """The strings among ``values`` as clean lines, empty ones and repeats left out, in order."""
     lines = (clean_line(t) for t in (text(v) for v in values) if t)
     return tuple(dict.fromkeys(line for line in lines if line))
+
+
+def entry_for_link(url: str, *, feed_url: str, discovered_at: datetime) -> FeedEntry:
+    """A feed entry that is nothing but a link (a saved page, a link made by hand)."""
+    canonical = canonicalize(url)
+    return FeedEntry(
+        key=canonical,
+        feed_url=feed_url,
+        link=url,
+        canonical_url=canonical,
+        guid=None,
+        title=None,
+        summary=None,
+        content_html=None,
+        authors=(),
+        published_at=None,
+        updated_at=None,
+        tags=(),
+        language=None,
+        feed_title=None,
+        discovered_at=discovered_at,
+    )
+
+
+def valid_entry(entry: FeedEntry) -> FeedEntry:
+    """``entry`` with every string valid Unicode (lone surrogates, non-characters, controls out)."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(entry):
+        value = getattr(entry, f.name)
+        clean: Any
+        if isinstance(value, str):
+            clean = valid_text(value)
+        elif isinstance(value, tuple):
+            clean = tuple(valid_text(v) if isinstance(v, str) else v for v in value)
+        else:
+            continue
+        if clean != value:
+            changes[f.name] = clean
+    return dataclasses.replace(entry, **changes) if changes else entry

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -131,8 +132,10 @@ def parse_json_feed(
     base_url: str,
     max_entries: int,
     feed_tags: tuple[str, ...] = (),
+    skipped: Counter[str] | None = None,
 ) -> tuple[FeedEntry, ...]:
-    """Entries of a JSON Feed; items without an http(s) link or an id are skipped.
+    """Entries of a JSON Feed; items without an http(s) link or an id are skipped (counted in
+    ``skipped`` as ``no_identity``).
 
     Raises ``ParseError``: ``invalid_json`` (not JSON), ``not_a_feed`` (not an object, or no JSON Feed
     ``version``), ``invalid_feed`` (``items`` is not a list).
@@ -152,9 +155,12 @@ def parse_json_feed(
         raise parse_error("invalid_feed", "invalid JSON Feed: 'items' is not a list", url=feed_url)
     now = datetime.now(UTC)
     base = _base(feed, base_url)
-    entries = (
+    entries = [
         _entry(item, feed=feed, base=base, feed_url=feed_url, feed_tags=feed_tags, now=now)
         for item in items[: max(max_entries, 0)]
         if isinstance(item, dict)
-    )
-    return tuple(e for e in entries if e is not None)
+    ]
+    found = tuple(e for e in entries if e is not None)
+    if skipped is not None and len(found) < len(entries):
+        skipped["no_identity"] += len(entries) - len(found)
+    return found

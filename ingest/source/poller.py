@@ -66,16 +66,17 @@ async def poll_feed(
     *,
     max_bytes: int,
     conditional: bool = True,
+    trusted: str | None = None,
 ) -> FeedResponse:
     """GET the feed; 304 means unchanged. ``conditional=False`` ignores the stored validators (a
     server whose validators lie is caught by an occasional full fetch). Errors propagate as
-    ``ingest.errors`` types."""
+    ``ingest.errors`` types. ``trusted``: the configured URL of the feed, whose port is allowed."""
     headers = {"Accept": ACCEPT}
     if conditional and validators.etag:
         headers["If-None-Match"] = validators.etag
     if conditional and validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
-    response = await client.get(feed_url, max_bytes=max_bytes, headers=headers)
+    response = await client.get(feed_url, max_bytes=max_bytes, headers=headers, trusted=trusted or feed_url)
     hint = freshness_hint(response.headers, response.body)
     if response.status == 304:
         return FeedResponse(feed_url, False, response.url, b"", None, validators, 304, hint, conditional)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -209,18 +210,23 @@ def parse_sitemap(
     base_url: str,
     max_entries: int,
     feed_tags: tuple[str, ...] = (),
+    skipped: Counter[str] | None = None,
 ) -> tuple[FeedEntry, ...]:
-    """Entries of a ``<urlset>`` sitemap (plain or Google News), at most ``max_entries`` URLs read.
+    """Entries of a ``<urlset>`` sitemap (plain or Google News), at most ``max_entries`` URLs read;
+    a ``<url>`` without an http(s) ``<loc>`` is counted in ``skipped`` as ``no_identity``.
 
     Raises ``ParseError``: ``invalid_xml``, ``not_a_feed`` (another root), ``too_large``/``invalid_gzip``.
     """
     body = gunzip(body, url=feed_url)
     now = datetime.now(UTC)
-    entries = (
+    entries = [
         _entry(element, feed_url=feed_url, base_url=base_url, feed_tags=feed_tags, now=now)
         for element in _records(body, "urlset", "url", max(max_entries, 0), feed_url)
-    )
-    return tuple(e for e in entries if e is not None)
+    ]
+    found = tuple(e for e in entries if e is not None)
+    if skipped is not None and len(found) < len(entries):
+        skipped["no_identity"] += len(entries) - len(found)
+    return found
 
 
 def sitemap_index(body: bytes, *, url: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -1,21 +1,37 @@
-"""Fetch: the article page of a feed entry, retried on transient errors, never raising.
+"""Fetch: the article page of a feed entry, retried on transient errors.
 
 A failed fetch is not the end of an entry: the page carries its error and extraction falls back to
-the feed's own content.
+the feed's own content. So does a page that is not the article: a body that is not markup (a PDF or
+an image served as ``text/html`` is refused from its first bytes, before the rest is read), and a
+redirect to a login, consent or subscription wall (published with the feed's text, ``fallback_reason``
+``login_wall``: a wall does not go away when asked again, so waiting for it would hold the feed).
+
+Raises only when the entry should wait: robots.txt cannot be fetched yet (``RobotsUnavailable``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
 
 from ingest.config import HttpSettings
-from ingest.errors import Disallowed, IngestError, TransientError, UnsupportedContent
-from ingest.models import FeedEntry, FetchedPage
+from ingest.errors import (
+    Disallowed,
+    IngestError,
+    PermanentError,
+    RobotsUnavailable,
+    TransientError,
+    UnsupportedContent,
+)
+from ingest.models import Drop, FeedEntry, FetchedPage, Ticket
 from ingest.net import HttpClient
 from ingest.net.robots import Robots
+from ingest.stages.extract import feed_text
+from ingest.urls import canonicalize
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +39,90 @@ ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""})
 _BACKOFF_S = 0.5
 
+# Signatures of what is not a page, whatever its Content-Type says.
+_MAGIC = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"RIFF", "RIFF media (WebP, WAV, AVI)"),
+    (b"OggS", "Ogg media"),
+    (b"ID3", "MP3 audio"),
+    (b"fLaC", "FLAC audio"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"%!PS", "a PostScript document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"wOFF", "a font"),
+    (b"wOF2", "a font"),
+    (b"\x7fELF", "an executable"),
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# A redirect target that is a wall, not the article: a path segment, or the host's first label.
+_WALL_SEGMENT = re.compile(
+    r"(?:log-?in|log-?on|sign-?in|sign-?on|sso|auth|authorize|oauth2?|subscribe|subscriptions?|"
+    r"paywall|register|registration|consent|gdpr|cookie-?consent|cookiewall)(?:\.\w{1,5})?",
+    re.IGNORECASE,
+)
+_WALL_HOSTS = frozenset(
+    {"login", "signin", "auth", "sso", "accounts", "account", "myaccount", "consent", "subscribe", "paywall"}
+)
 
-class Fetcher:
-    """``robots``, when given, is asked before every hop; a page it forbids is not fetched and the
-    page comes back ``skipped`` (the entry goes on with the feed's own text)."""
+
+def refuse_binary(head: bytes) -> None:
+    """Raise ``UnsupportedContent`` when the first bytes of a body are not markup or text."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(_UTF16_BOMS):
+        return  # UTF-16 text: NUL bytes are expected
+    for magic, what in _MAGIC:
+        if start.startswith(magic):
+            raise UnsupportedContent(f"not an HTML page: {what}")
+    if head[4:8] == b"ftyp":
+        raise UnsupportedContent("not an HTML page: ISO media (MP4, HEIF)")
+    if b"\x00" in head:
+        raise UnsupportedContent("not an HTML page: binary data")
+
+
+def wall(requested: str, final: str) -> bool:
+    """Whether ``final``, where a request for ``requested`` was redirected, is a login, consent or
+    subscription wall rather than the page: a path segment or the host named so, or a target that
+    carries the requested URL to return to."""
+    try:
+        if canonicalize(requested) == canonicalize(final):
+            return False
+    except ValueError:
+        return False
+    parts = urlsplit(final)
+    host = (parts.hostname or "").split(".")
+    if host and host[0] in _WALL_HOSTS:
+        return True
+    if any(_WALL_SEGMENT.fullmatch(segment) for segment in parts.path.split("/") if segment):
+        return True
+    back = urlsplit(requested)
+    return bool(back.path.strip("/")) and f"{back.netloc}{back.path}" in unquote(parts.query)
+
+
+class Fetch:
+    """The fetch stage. ``robots``, when given, is asked before every hop."""
+
+    name = "fetch"
 
     def __init__(self, client: HttpClient, settings: HttpSettings, robots: Robots | None = None) -> None:
         self._client = client
         self._settings = settings
         self._permit = robots.check if robots is not None else None
 
-    async def __call__(self, entry: FeedEntry) -> FetchedPage:
+    async def __call__(self, entry: FeedEntry, ticket: Ticket, /) -> FetchedPage | Drop:
+        page = await self.fetch(entry)
+        if page.skipped and not feed_text(entry).strip():  # nothing we may publish: a drop
+            return Drop(page.skipped)
+        return page
+
+    async def fetch(self, entry: FeedEntry) -> FetchedPage:
         if entry.link is None:
             return _failed(entry, UnsupportedContent("feed entry has no link"))
         error: IngestError | None = None
@@ -46,19 +135,24 @@ class Fetcher:
                     max_bytes=self._settings.max_page_bytes,
                     headers={"Accept": ACCEPT},
                     permit=self._permit,
+                    trusted=entry.feed_url,
+                    probe=refuse_binary,
                 )
             except Disallowed as exc:
-                log.debug("not fetched: %s", exc)
+                log.info("not fetched: %s", exc, extra={"url": entry.link, "reason": exc.reason})
                 return replace(_failed(entry, exc), skipped=exc.reason)
+            except RobotsUnavailable:
+                raise  # the entry waits for robots.txt
             except TransientError as exc:
                 error = exc
                 continue
-            except IngestError as exc:
+            except PermanentError as exc:
+                exc.url = exc.url or entry.link
                 return _failed(entry, exc)
             if response.content_type not in HTML_TYPES:
                 why = f"not an HTML page: {response.content_type}"
                 return _failed(entry, UnsupportedContent(why, url=entry.link))
-            return FetchedPage(
+            page = FetchedPage(
                 entry=entry,
                 url=response.url,
                 body=response.body,
@@ -66,6 +160,10 @@ class Fetcher:
                 fetched_at=datetime.now(UTC),
                 status=response.status,
             )
+            if wall(entry.link, response.url):
+                log.info("%s redirected to %s: a wall, not the article", entry.link, response.url)
+                return replace(page, body=None, skipped="login_wall")
+            return page
         assert error is not None
         return _failed(entry, error)
 

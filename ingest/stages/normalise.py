@@ -2,6 +2,8 @@
 
 Page metadata wins over the feed's where both state a value, except that a missing page value falls
 back to the feed's. Nothing is invented: no time without a stated time, no language without a sign.
+``normalise`` is a pure function (wire-copy regexes and the fingerprint run over hostile text), run
+in a worker process by the normalise stage.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from ingest.models import Article, Extracted, Extraction, Source
+from ingest.errors import NoContent
+from ingest.models import Article, Extracted, Extraction, FetchedPage, Source, Ticket
 from ingest.models import Dateline as DatelineField
+from ingest.source.entries import entry_for_link
+from ingest.stages.extract import extract_page
 from ingest.stages.similar import fingerprint
 from ingest.stages.wire import split_wire_copy
 from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
 from ingest.urls import article_id, domain_of
+from ingest.workers import WorkerPool
 
 MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000
@@ -189,3 +195,31 @@ def build_article(extracted: Extracted) -> Article:
             final_url=page.url,
         ),
     )
+
+
+def normalise(extracted: Extracted) -> Article:
+    """The article; raises ``NoContent`` when nothing is left of its body."""
+    article = build_article(extracted)
+    if not article.body:
+        raise NoContent("no body text after normalisation", url=article.url)
+    return article
+
+
+class Normalise:
+    """The normalise stage: ``normalise`` in the worker pool."""
+
+    name = "normalise"
+
+    def __init__(self, workers: WorkerPool) -> None:
+        self._workers = workers
+
+    async def __call__(self, extracted: Extracted, ticket: Ticket, /) -> Article:
+        return await self._workers.run(normalise, extracted)
+
+
+def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:
+    """Extract and normalise one saved page, no network: the stages after fetch, in-process."""
+    now = datetime.now(UTC)
+    entry = entry_for_link(url, feed_url=url, discovered_at=now)
+    page = FetchedPage(entry=entry, url=url, body=body, content_type=content_type, fetched_at=now)
+    return normalise(extract_page(page))

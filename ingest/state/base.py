@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ingest.models import Validators
+from ingest.models import FingerprintRow, Validators
 
-# (article id, story id, signed 64-bit fingerprint, publication time in epoch seconds)
-FingerprintRow = tuple[str, str, int, float]
+__all__ = ["FAILING_AFTER", "FEED_HEALTH", "FeedState", "FingerprintRow", "StateStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +57,13 @@ FAILING_AFTER = 5
 
 
 class StateStore(Protocol):
+    """Every call raises ``StateUnavailable`` when the store does not answer (a retry may cure it),
+    ``FatalError`` when it cannot be used at all."""
+
+    async def ping(self) -> None:
+        """Return when the store answers."""
+        ...
+
     async def seen_keys(self, keys: Iterable[str]) -> set[str]:
         """The subset of ``keys`` already recorded as published or terminally handled."""
         ...

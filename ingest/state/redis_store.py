@@ -71,6 +71,9 @@ class RedisStateStore:
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"Redis state store: {exc}") from exc
 
+    async def ping(self) -> None:
+        await self._call(self._client.ping())
+
     def _seen_key(self, key: str) -> str:
         return self._seen + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 

@@ -1,5 +1,13 @@
 """SQLite state store: the default for one instance. WAL mode; each call is its own transaction.
 
+Every query runs on one thread of the store's own, never on the event loop, one at a time (so a
+call that reads then writes, ``register_fingerprint``, is atomic). SQLite's errors are translated
+here: a busy, locked, full or failing disk is ``StateUnavailable`` (the item is retried later); a
+corrupt or unusable file is ``FatalError``.
+
+One instance per file: the store holds an exclusive lock on ``PATH.lock`` while it is open, and a
+second instance started on the same file stops at once, naming the first one's process id.
+
 Kept for ``state.ttl_days``, as in Redis: a seen key after a feed last listed its entry (each
 sighting renews it), a content hash and a fingerprint after they were recorded. Older rows are
 deleted as new ones are recorded, so the file stops growing once the service runs at a steady rate.
@@ -7,14 +15,21 @@ deleted as new ones are recorded, so the file stops growing once the service run
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO, Any, TypeVar
 
-from ingest.errors import FatalError
+from ingest.errors import FatalError, StateUnavailable
 from ingest.state.base import FeedState, FingerprintRow
 from ingest.state.codec import decode_feed_state, encode_feed_state
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -52,20 +67,55 @@ _INSERT_FINGERPRINT = (
 _PRUNE_EVERY = 1000
 
 
+def _lock(path: str) -> IO[str]:
+    """An exclusive lock on ``PATH.lock`` for as long as the returned file stays open."""
+    lock_path = f"{path}.lock"
+    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while the store is
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise FatalError(
+            f"state file {path} is in use by another running instance (process {holder}); stop it, "
+            "or give this one a state.url of its own"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class SqliteStateStore:
     def __init__(self, path: str, ttl_days: float = 30.0) -> None:
         self._ttl = timedelta(days=ttl_days)
         self._records = 0
+        self._lock: IO[str] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._lock = _lock(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
+            self._release()
             raise FatalError(f"cannot open state store {path!r}: {exc}") from exc
+        except FatalError:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file lets go of the lock
+            self._lock = None
+        self._thread.shutdown(wait=False)
 
     def _migrate(self) -> None:
         """Files written before content hashes had a time: give them one (now)."""
@@ -75,8 +125,22 @@ class SqliteStateStore:
         self._db.execute("UPDATE content SET recorded_at = ? WHERE recorded_at IS NULL", (_now(),))
         self._db.execute("CREATE INDEX IF NOT EXISTS content_recorded ON content (recorded_at)")
 
+    async def _run(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)`` on the store's thread, its errors translated."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
+        except sqlite3.OperationalError as exc:  # busy, locked, disk full, I/O error
+            raise StateUnavailable(f"SQLite state store: {exc}") from exc
+        except sqlite3.Error as exc:  # corrupt, closed, a schema it cannot use
+            raise FatalError(f"SQLite state store unusable: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._db.execute("SELECT 1").fetchone())
+
     async def seen_keys(self, keys: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(keys))
+        return await self._run(self._seen_keys, list(dict.fromkeys(keys)))
+
+    def _seen_keys(self, wanted: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(wanted), _BATCH):
             chunk = wanted[i : i + _BATCH]
@@ -92,6 +156,9 @@ class SqliteStateStore:
         return found
 
     async def content_owner(self, content_hash: str) -> str | None:
+        return await self._run(self._content_owner, content_hash)
+
+    def _content_owner(self, content_hash: str) -> str | None:
         row = self._db.execute("SELECT article_id FROM content WHERE hash = ?", (content_hash,)).fetchone()
         return row[0] if row else None
 
@@ -101,6 +168,11 @@ class SqliteStateStore:
         article_id: str,
         content_hash: str | None,
         fingerprint: FingerprintRow | None = None,
+    ) -> None:
+        await self._run(self._record, list(keys), article_id, content_hash, fingerprint)
+
+    def _record(
+        self, keys: list[str], article_id: str, content_hash: str | None, fingerprint: FingerprintRow | None
     ) -> None:
         now = _now()
         self._records += 1
@@ -118,10 +190,7 @@ class SqliteStateStore:
                     (content_hash, article_id, now),
                 )
             if fingerprint is not None:
-                self._db.execute(
-                    _INSERT_FINGERPRINT,
-                    fingerprint,
-                )
+                self._db.execute(_INSERT_FINGERPRINT, fingerprint)
 
     def _prune(self, cutoff: datetime) -> None:
         stamp = cutoff.isoformat(timespec="microseconds")
@@ -135,6 +204,9 @@ class SqliteStateStore:
             )
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:
+        return await self._run(self._fingerprints, since)
+
+    def _fingerprints(self, since: float) -> list[FingerprintRow]:
         rows = self._db.execute(
             "SELECT article_id, story_id, fingerprint, published FROM fingerprints"
             " WHERE published >= ? ORDER BY published",
@@ -143,12 +215,18 @@ class SqliteStateStore:
         return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows]
 
     async def fingerprint_seq(self) -> int:
+        return await self._run(self._fingerprint_seq)
+
+    def _fingerprint_seq(self) -> int:
         # AUTOINCREMENT's counter: it never goes back, even when the newest rows are deleted.
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'fingerprint_log'").fetchone()
         return int(row[0]) if row else 0
 
     async def fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
-        latest = await self.fingerprint_seq()
+        return await self._run(self._fingerprints_after, seq)
+
+    def _fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
+        latest = self._fingerprint_seq()
         rows = self._db.execute(
             "SELECT f.article_id, f.story_id, f.fingerprint, f.published FROM fingerprint_log l"
             " JOIN fingerprints f ON f.article_id = l.article_id WHERE l.seq > ? AND l.seq <= ?"
@@ -158,30 +236,35 @@ class SqliteStateStore:
         return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows], max(latest, seq)
 
     async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
+        return await self._run(self._register_fingerprint, row, seq)
+
+    def _register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            if await self.fingerprint_seq() != seq:
+            if self._fingerprint_seq() != seq:
                 return False
-            self._db.execute(
-                _INSERT_FINGERPRINT,
-                row,
-            )
+            self._db.execute(_INSERT_FINGERPRINT, row)
             self._db.execute("INSERT INTO fingerprint_log (article_id) VALUES (?)", (row[0],))
         return True
 
     async def feed_state(self, url: str) -> FeedState:
-        row = self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
+        row = await self._run(
+            lambda: self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
+        )
         return decode_feed_state(url, row[0]) if row else FeedState(url=url)
 
     async def save_feed_state(self, state: FeedState) -> None:
-        self._db.execute(
+        data = encode_feed_state(state)
+        await self._run(
+            self._db.execute,
             "INSERT INTO feed_state (url, data) VALUES (?, ?)"
             " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
-            (state.url, encode_feed_state(state)),
+            (state.url, data),
         )
 
     async def close(self) -> None:
-        self._db.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+        self._release()
 
 
 def _now() -> str:

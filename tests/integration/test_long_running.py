@@ -89,7 +89,7 @@ def test_long_running_service_polls_reports_and_stops_cleanly(deploy: Any, site:
         assert _total(samples, "ingest_kafka_messages_total", topic=deployment.dlq_topic, result="acked") == 2
         assert _total(samples, "ingest_feed_polls_total", result="modified") >= 3
         assert _total(samples, "ingest_feed_polls_total", result="not_modified") >= 1
-        assert _total(samples, "ingest_stage_items_dropped_total", stage="dedup", reason="already_seen") >= 4
+        assert _total(samples, "ingest_stage_items_dropped_total", stage="claim", reason="already_seen") >= 4
         assert _total(samples, "ingest_feeds_configured") == 2
         assert _total(samples, "ingest_build_info") == 1
         assert _total(samples, "ingest_stage_duration_seconds_count", stage="extract") >= 5

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.models import Article, Extracted, FeedEntry, FetchedPage, PageMetadata
+from ingest.models import Article, Extracted, FeedEntry, FetchedPage, PageMetadata, Ticket
 from ingest.stages.normalise import build_article
 from ingest.urls import canonicalize
 
@@ -79,3 +79,23 @@ def words(count: int, seed: str = "word") -> str:
 
 def make_article(body: str, **entry_overrides: Any) -> Article:
     return build_article(make_extracted(body, entry=make_entry(**entry_overrides)))
+
+
+class Counted:
+    """An origin that counts the items committed (a poll's batch, a link's offset in the service)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def committed(self) -> None:
+        self.count += 1
+
+
+def make_ticket() -> Ticket:
+    return Ticket(Counted())
+
+
+def release(ticket: Ticket, committed: bool) -> None:
+    """What the runner does when an item ends: let go of what it held in flight."""
+    for hold in ticket.holds:
+        hold(committed)

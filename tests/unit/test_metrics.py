@@ -72,8 +72,11 @@ def test_pre_initialised_series_are_exposed_at_zero(metrics: Metrics) -> None:
         assert value(metrics, "ingest_articles_published_total", method=method) == 0
     for outcome in OUTCOMES:
         assert value(metrics, "ingest_entries_processed_total", outcome=outcome) == 0
-    for reason in ("duplicate_url", "duplicate_content"):
-        assert value(metrics, "ingest_stage_items_dropped_total", stage="dedup", reason=reason) == 0
+    dropped = (("claim", "already_seen"), ("claim", "duplicate_url"), ("dedup", "duplicate_content"))
+    for stage, reason in dropped:
+        assert value(metrics, "ingest_stage_items_dropped_total", stage=stage, reason=reason) == 0
+    for reason in ("no_identity", "enclosure_only", "bad_entry"):
+        assert value(metrics, "ingest_feed_entries_skipped_total", reason=reason) == 0
 
 
 def test_topic_series_appear_once_the_topics_are_known(metrics: Metrics) -> None:

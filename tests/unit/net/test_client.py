@@ -18,9 +18,11 @@ from aiohttp import web
 from ingest.config import HttpSettings
 from ingest.errors import (
     BlockedAddress,
+    BlockedPort,
     ClientError,
     ConnectionFailed,
     FetchTimeout,
+    InvalidUrl,
     PermanentError,
     ServerError,
     TooLarge,
@@ -140,6 +142,23 @@ def _routes(server: Server) -> web.RouteTableDef:
             pass
         return response
 
+    @routes.get("/pdf")
+    async def pdf(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})  # the header lies
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            await response.write(b"%PDF-1.7\n" + b"\0" * 100_000)
+            for _ in range(100):  # 10 MB more that should never be read
+                await response.write(b"\0" * 100_000)
+        except ConnectionResetError:
+            pass
+        return response
+
+    @routes.get("/to-other-port")
+    async def to_other_port(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": f"http://localhost:{server.port}/page"})
+
     @routes.get("/gzip-bomb")
     async def gzip_bomb(request: web.Request) -> web.Response:
         return web.Response(
@@ -208,7 +227,7 @@ async def fetch(
     url: str, *, policy: AddressPolicy = LOOPBACK_ONLY, max_bytes: int = CAP, **settings: Any
 ) -> Any:
     async with HttpClient(http_settings(**settings), policy) as client:
-        return await client.get(url, max_bytes=max_bytes)
+        return await client.get(url, max_bytes=max_bytes, trusted=url)  # as a configured feed is
 
 
 # -- success -------------------------------------------------------------------------------------
@@ -226,7 +245,9 @@ async def test_get_returns_body_status_and_headers(server: Server) -> None:
 async def test_user_agent_and_extra_headers_are_sent(server: Server) -> None:
     settings = http_settings(user_agent="ingest-test/1.0")
     async with HttpClient(settings, LOOPBACK_ONLY) as client:
-        response = await client.get(server.url("/echo"), max_bytes=CAP, headers={"Accept": "text/html"})
+        response = await client.get(
+            server.url("/echo"), max_bytes=CAP, headers={"Accept": "text/html"}, trusted=server.base
+        )
     sent = json.loads(response.body)
     assert sent["User-Agent"] == "ingest-test/1.0"
     assert sent["Accept"] == "text/html"
@@ -234,8 +255,10 @@ async def test_user_agent_and_extra_headers_are_sent(server: Server) -> None:
 
 async def test_not_modified_is_returned_not_raised(server: Server) -> None:
     async with HttpClient(http_settings(), LOOPBACK_ONLY) as client:
-        fresh = await client.get(server.url("/conditional"), max_bytes=CAP)
-        again = await client.get(server.url("/conditional"), max_bytes=CAP, headers={"If-None-Match": '"v1"'})
+        fresh = await client.get(server.url("/conditional"), max_bytes=CAP, trusted=server.base)
+        again = await client.get(
+            server.url("/conditional"), max_bytes=CAP, headers={"If-None-Match": '"v1"'}, trusted=server.base
+        )
     assert fresh.status == 200
     assert again.status == 304
     assert again.body == b""
@@ -365,6 +388,52 @@ async def test_gzip_body_over_the_cap_once_decompressed(server: Server) -> None:
     assert len(compressed) < CAP  # small on the wire, large once inflated
     with pytest.raises(TooLarge, match="decompressed"):
         await fetch(server.url("/gzip-bomb"))
+
+
+# -- what is requested at all --------------------------------------------------------------------
+
+
+async def test_a_port_outside_the_allowed_ones_is_refused_before_any_request(server: Server) -> None:
+    async with HttpClient(http_settings(), LOOPBACK_ONLY) as client:
+        with pytest.raises(BlockedPort, match=f"port {server.port} refused"):
+            await client.get(server.url("/page"), max_bytes=CAP)
+    assert server.requests == []
+    allowed = await fetch(server.url("/page"), allowed_ports=(server.port,))
+    assert allowed.status == 200
+
+
+async def test_the_trusted_origin_does_not_extend_to_other_hosts(server: Server) -> None:
+    """A feed's own port is allowed for it; a redirect elsewhere on that port is not."""
+    with pytest.raises(BlockedPort):
+        await fetch(server.url("/to-other-port"))
+    assert server.requests == ["/to-other-port"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["news..example.com", "a" * 64 + ".example.com", "xn--a", "xn--a.example.com", "-bad.example.com"],
+)
+async def test_malformed_host_names_are_invalid_urls_not_crashes(host: str) -> None:
+    with pytest.raises(InvalidUrl, match="host name"):
+        await fetch(f"http://{host}/a")
+
+
+async def test_an_over_long_url_is_not_sent(server: Server) -> None:
+    with pytest.raises(InvalidUrl, match="longer than"):
+        await fetch(server.url("/page?q=" + "x" * 100_000))
+    assert server.requests == []
+
+
+async def test_a_probe_refuses_a_body_from_its_first_bytes(server: Server) -> None:
+    def refuse(head: bytes) -> None:
+        if head.startswith(b"%PDF"):
+            raise UnsupportedContent("not an HTML page: a PDF document")
+
+    async with HttpClient(http_settings(), LOOPBACK_ONLY) as client:
+        with pytest.raises(UnsupportedContent, match="PDF"):
+            await client.get(server.url("/pdf"), max_bytes=50_000_000, trusted=server.base, probe=refuse)
+        short = await client.get(server.url("/page"), max_bytes=CAP, trusted=server.base, probe=refuse)
+    assert short.body == PAGE  # a body shorter than the probe's window is probed whole
 
 
 # -- deadlines -----------------------------------------------------------------------------------

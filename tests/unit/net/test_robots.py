@@ -15,10 +15,18 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from ingest.config import HttpSettings
-from ingest.errors import Disallowed
+from ingest.errors import Disallowed, RobotsUnavailable
 from ingest.metrics import Metrics
 from ingest.net import AddressPolicy, HttpClient
-from ingest.net.robots import ALLOW_ALL, MAX_BYTES, Robots, parse_robots, product_token
+from ingest.net.robots import (
+    ALLOW_ALL,
+    MAX_BYTES,
+    UNREACHABLE_RETRY_S,
+    Robots,
+    RobotsRules,
+    parse_robots,
+    product_token,
+)
 
 EXAMPLE = """
 # A typical news site
@@ -207,14 +215,48 @@ async def test_a_missing_robots_txt_allows_everything(
     assert metrics.robots_fetches.labels("unavailable")._value.get() == 1
 
 
-async def test_a_server_error_disallows_everything_for_now(
-    robots_server: RobotsServer, client: HttpClient
+async def test_a_server_error_makes_the_pages_wait_then_answers_again(
+    robots_server: RobotsServer, client: HttpClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     robots_server.status = 503
     robots, metrics = _robots(client)
-    with pytest.raises(Disallowed):
+    with pytest.raises(RobotsUnavailable, match="the page waits for it"):  # transient: not done
         await robots.check(URL(robots_server.base + "/a"))
     assert metrics.robots_fetches.labels("unreachable")._value.get() == 1
+    robots_server.status = 200  # the site answers again: asked once its retry time passed
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + UNREACHABLE_RETRY_S + 1)
+    await robots.check(URL(robots_server.base + "/a"))
+    assert robots_server.hits == 2
+
+
+async def test_past_the_wait_the_pages_are_not_fetched(
+    robots_server: RobotsServer, client: HttpClient
+) -> None:
+    robots_server.status = 500
+    robots = Robots(client.body, client.gate, "ingest", Metrics(), wait_s=0)
+    with pytest.raises(Disallowed, match="unreachable for over 0 s"):
+        await robots.check(URL(robots_server.base + "/a"))
+
+
+async def test_an_unreachable_host_makes_the_pages_wait(client: HttpClient) -> None:
+    robots, _ = _robots(client)
+    with pytest.raises(RobotsUnavailable, match="connection"):
+        await robots.check(URL("http://127.0.0.1:9/a"))  # the discard port: nothing listens
+
+
+async def test_parsing_can_run_elsewhere(robots_server: RobotsServer, client: HttpClient) -> None:
+    robots_server.body = b"User-agent: *\nDisallow: /private/\n"
+    parsed: list[str] = []
+
+    async def parse(text: str, token: str) -> RobotsRules:
+        parsed.append(text)
+        return parse_robots(text, token)
+
+    robots = Robots(client.body, client.gate, "ingest", Metrics(), parse=parse)
+    with pytest.raises(Disallowed):
+        await robots.check(URL(robots_server.base + "/private/x"))
+    assert parsed == ["User-agent: *\nDisallow: /private/\n"]
 
 
 async def test_an_unreachable_server_keeps_the_copy_it_had(

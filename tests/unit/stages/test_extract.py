@@ -10,14 +10,8 @@ from hypothesis import strategies as st
 
 from ingest.errors import ClientError, NoContent, ParseError, ServerError
 from ingest.models import Article, PageMetadata
-from ingest.stages.extract import (
-    TRAFILATURA_VERSION,
-    choose,
-    extract_html,
-    from_feed,
-    language_code,
-    parse_timestamp,
-)
+from ingest.stages.extract import TRAFILATURA_VERSION, choose, extract_html, extract_page, from_feed
+from ingest.stages.metadata import language_code, parse_timestamp
 from ingest.stages.normalise import build_article
 from ingest.urls import canonicalize
 from tests.unit.factories import DATA, make_entry, make_page, words
@@ -38,8 +32,7 @@ def article_from_site(path: str) -> Article:
     )
     body = site_page(path)
     page = make_page(entry, url=url, body=body, content_type="text/html; charset=utf-8")
-    text, metadata, date_hint = extract_html(body, url, page.content_type)
-    return build_article(choose(page, text, metadata, date_hint))
+    return build_article(extract_page(page))
 
 
 def html(head: str = "", body: str = "", lang: str | None = "en") -> bytes:

@@ -13,20 +13,32 @@ from ingest.state import StateStore, open_state
 
 
 class Backend:
-    """Opens stores on one location: the same data each time, until the test ends."""
+    """Opens stores on one location: the same data each time, until the test ends. "Instances"
+    share it as the backend allows: Redis clients of their own; SQLite serves one instance per
+    file (a second one is refused), so the instances of one process share its store."""
 
     def __init__(self, settings: StateSettings) -> None:
         self.settings = settings
         self._open: list[StateStore] = []
+        self._closed: set[int] = set()
 
     async def open(self) -> StateStore:
+        if self.settings.backend == "sqlite":
+            live = [s for s in self._open if id(s) not in self._closed]
+            if live:
+                return live[0]
         store = await open_state(self.settings)
         self._open.append(store)
         return store
 
+    async def close(self, store: StateStore) -> None:
+        await store.close()
+        self._closed.add(id(store))
+
     async def close_all(self) -> None:
         for store in self._open:
-            await store.close()
+            if id(store) not in self._closed:
+                await store.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

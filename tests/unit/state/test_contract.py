@@ -131,7 +131,7 @@ async def test_state_persists_across_reopen(backend: Backend) -> None:
     now = datetime.now(UTC).timestamp()
     await first.record(["https://a.example/1"], "id1", "hash1", ("id1", "id1", 42, now))
     await first.save_feed_state(FeedState(url="https://a.example/feed", validators=Validators(etag='"e"')))
-    await first.close()
+    await backend.close(first)
     second = await backend.open()
     assert await second.seen_keys(["https://a.example/1"]) == {"https://a.example/1"}
     assert await second.content_owner("hash1") == "id1"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from ingest.config import DedupSettings
 from ingest.models import Article
-from ingest.stages.dedup import Deduplicator
-from tests.unit.factories import make_article, words
+from ingest.stages.dedup import Dedup
+from tests.unit.factories import make_article, make_ticket, release, words
 from tests.unit.state.conftest import Backend
 
 STORY = words(300, seed="wire")
@@ -24,17 +24,17 @@ def copy(number: int) -> Article:
     )
 
 
-async def _by_content(dedup: Deduplicator, article: Article) -> Article:
-    async with dedup.contents.claim(article.content_hash) as claim:
-        result = await dedup.by_content(article, claim)
-        claim.finish()
+async def _by_content(dedup: Dedup, article: Article) -> Article:
+    ticket = make_ticket()
+    result = await dedup(article, ticket)
+    release(ticket, True)
     assert isinstance(result, Article)
     return result
 
 
 async def test_a_copy_seen_by_another_instance_is_linked(backend: Backend) -> None:
-    one = Deduplicator(await backend.open(), DedupSettings())
-    two = Deduplicator(await backend.open(), DedupSettings())
+    one = Dedup(await backend.open(), DedupSettings())
+    two = Dedup(await backend.open(), DedupSettings())
     await _by_content(two, copy(0))  # each instance has loaded its window before the first copy
     first = await _by_content(one, copy(1))
     second = await _by_content(two, copy(2))
@@ -44,7 +44,7 @@ async def test_a_copy_seen_by_another_instance_is_linked(backend: Backend) -> No
 
 
 async def test_copies_at_the_same_moment_on_two_instances_form_one_story(backend: Backend) -> None:
-    instances = [Deduplicator(await backend.open(), DedupSettings()) for _ in range(3)]
+    instances = [Dedup(await backend.open(), DedupSettings()) for _ in range(3)]
     results = await asyncio.gather(*(_by_content(instances[n % 3], copy(n)) for n in range(12)))
     stories = {r.story_id for r in results}
     assert len(stories) == 1

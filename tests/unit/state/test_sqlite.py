@@ -79,3 +79,43 @@ async def test_a_file_from_before_content_times_is_migrated(tmp_path: Path) -> N
         await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM content WHERE recorded_at IS NULL").fetchone()[0] == 0
+
+
+async def test_a_second_instance_on_the_same_file_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.db")
+    first = SqliteStateStore(path)
+    with pytest.raises(FatalError, match=r"in use by another running instance \(process \d+\)"):
+        SqliteStateStore(path)
+    await first.close()
+    second = SqliteStateStore(path)  # the lock went with the first one
+    await second.close()
+
+
+async def test_queries_run_off_the_event_loop(tmp_path: Path) -> None:
+    import threading
+
+    store = SqliteStateStore(str(tmp_path / "state.db"))
+    threads: list[str] = []
+    store._db.create_function("where_am_i", 0, lambda: threads.append(threading.current_thread().name) or 1)
+    try:
+        await store._run(lambda: store._db.execute("SELECT where_am_i()").fetchone())
+    finally:
+        await store.close()
+    assert threads
+    assert threads[0] != threading.current_thread().name
+    assert threads[0].startswith("sqlite")
+
+
+async def test_sqlite_errors_are_translated(tmp_path: Path) -> None:
+    from ingest.errors import StateUnavailable
+
+    store = SqliteStateStore(str(tmp_path / "state.db"))
+    try:
+        await store._run(store._db.execute, "PRAGMA query_only = ON")
+        with pytest.raises(StateUnavailable, match="readonly"):  # a write refused: retried later
+            await store.record(["k"], "id", None)
+        await store._run(store._db.close)
+        with pytest.raises(FatalError, match="unusable"):  # a closed database: nothing to retry
+            await store.seen_keys(["k"])
+    finally:
+        store._release()

@@ -1,5 +1,5 @@
 """The service's own HTTP endpoints on ``metrics.port``: / (the status page), /metrics, /healthz,
-/readyz, /feeds."""
+/readyz, /feeds. A port already in use is a one-line fatal error, not a traceback."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest import __version__, status_page
+from ingest import __version__
+from ingest.errors import FatalError
 from ingest.metrics import Metrics
 from ingest.models import Article
+from ingest.web import page as status_page
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 FeedStatus = Callable[[], list[dict[str, Any]]]
@@ -126,7 +128,15 @@ class StatusServer:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise FatalError(
+                f"cannot serve metrics and status on {self._host}:{self._port}: "
+                f"{exc.strerror or exc} (another process has it? set metrics.port)"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         if sockets:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 
-from ingest.fleet import feed_partition
+from ingest.roles.poller import feed_partition
 
 
 def test_a_feeds_partition_is_stable_across_processes_and_versions() -> None:

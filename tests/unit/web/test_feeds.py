@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.config import FeedConfig
-from ingest.service import feed_status
 from ingest.state import FeedState
+from ingest.web import feed_status
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

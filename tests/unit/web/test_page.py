@@ -7,8 +7,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from ingest.metrics import STAGES, Metrics
-from ingest.status_page import MAX_FEED_ROWS, Snapshot, published_total, render, stage_counts
 from ingest.web import RateWindow
+from ingest.web.page import MAX_FEED_ROWS, Snapshot, published_total, render, stage_counts
 from tests.unit.factories import make_article, words
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

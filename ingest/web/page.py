@@ -1,6 +1,6 @@
 """The read-only status page at ``/``: one server-rendered HTML page, no scripts, no build step.
 
-``render`` is a pure function of a ``Snapshot``, which ``ingest.web`` assembles from the metrics
+``render`` is a pure function of a ``Snapshot``, which ``ingest.web.server`` assembles from the metrics
 registry, the feeds' health and the last articles published. Everything shown is escaped.
 """
 
