@@ -166,7 +166,10 @@ class Runner:
         log.warning("dead letter (%s at %s): %s", error.reason, stage, error, extra=_fields(entry, error))
         try:
             await self._sink.dead_letter(dead_letter(entry, error, stage))
-        except (FatalError, TransientError):
+        except TransientError as exc:
+            exc.stage = "dead_letter"
+            raise
+        except FatalError:
             raise
         except Exception as exc:  # the dead letter itself cannot be sent: said loudly, then dropped
             log.error("dead letter of %s could not be sent", entry.link or entry.key, exc_info=exc)

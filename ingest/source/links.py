@@ -15,6 +15,7 @@ from typing import Any
 
 from ingest.errors import ParseError
 from ingest.models import FeedEntry
+from ingest.source.entries import valid_entry
 
 LINK_VERSION = 1
 _TIMES = ("published_at", "updated_at", "discovered_at")
@@ -53,4 +54,4 @@ def decode_link(value: bytes) -> FeedEntry:
             raise ValueError("discovered_at has no time zone")
     except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
         raise ParseError(f"unreadable link message: {exc}") from exc
-    return entry
+    return valid_entry(entry)  # a \ud800 escape is valid JSON, not text

@@ -13,17 +13,13 @@ over the body it returns finds nothing more to take (when it would, nothing is t
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ingest.stages.agencies import AGENCY_LIST, AGENCY_LIST_RE, AGENCY_TOKEN, agency_credits
+from ingest.stages.dateline import Dateline, is_speaker_label, parse_dateline, spells
 
-@dataclass(frozen=True, slots=True)
-class Dateline:
-    """Where (and through which agency) a story was filed, as it opened the body."""
-
-    place: str  # e.g. "DAMASCUS", "Kyiv, Ukraine", "SAO PAULO/BRASILIA"; "" for "(Bloomberg) --"
-    raw: str  # the prefix as it opened the body, without trailing spaces: "PARIS, Feb 11 (AFP) -"
+__all__ = ["Dateline", "WireParts", "agency_credits", "split_wire_copy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,67 +34,18 @@ class WireParts:
     credit_lines: tuple[str, ...] = field(default=(), compare=False)
 
 
-# Canonical name, then the pattern naming the agency. Names that are ordinary words or short tokens
-# match only as written (upper case, or a capitalised name); the others in any case.
-_AGENCIES: tuple[tuple[str, str], ...] = (
-    ("AFP", r"(?i:AFP|Agence\s+France[-\s]Presse)"),
-    ("Reuters", r"(?i:Reuters)"),
-    ("AP", r"AP|(?i:Associated\s+Press)"),
-    ("dpa", r"(?i:dpa|Deutsche\s+Presse[-\s]Agentur)"),
-    ("EFE", r"EFE|Efe"),
-    ("ANSA", r"ANSA|Ansa"),
-    ("Xinhua", r"(?i:Xinhua)"),
-    ("Kyodo", r"(?i:Kyodo)"),
-    ("Bloomberg", r"(?i:Bloomberg)"),
-    ("UPI", r"UPI|(?i:United\s+Press\s+International)"),
-    ("Anadolu", r"Anadolu|ANADOLU"),
-    ("TASS", r"TASS|Tass"),
-    ("Yonhap", r"(?i:Yonhap)"),
-    ("PA", r"PA|(?i:Press\s+Association)"),
-    ("ANP", r"ANP"),
-    ("APA", r"APA"),
-    ("Belga", r"Belga|BELGA"),
-    ("Lusa", r"Lusa|LUSA"),
-    ("PTI", r"PTI|(?i:Press\s+Trust\s+of\s+India)"),
-    ("IANS", r"IANS"),
-    ("AAP", r"AAP|(?i:Australian\s+Associated\s+Press)"),
-    ("CP", r"CP|(?i:Canadian\s+Press)"),
-    ("NTB", r"NTB"),
-    ("TT", r"TT"),
-    ("STT", r"STT"),
-    ("Ritzau", r"(?i:Ritzau)"),
-    ("Agerpres", r"(?i:Agerpres)"),
-    ("MTI", r"MTI"),
-    ("CTK", r"CTK|ČTK"),
-    ("PAP", r"PAP"),
-    ("BTA", r"BTA"),
-    ("Tanjug", r"(?i:Tanjug)"),
-    ("HINA", r"HINA|Hina"),
-    ("Europa Press", r"(?i:Europa\s+Press)"),
-    ("Agencia Brasil", r"(?i:Ag[eê]ncia\s+Brasil)"),
-)
-_AGENCY = re.compile(
-    "|".join(rf"(?<!\w)(?P<a{i}>{pattern})(?!\w)" for i, (_, pattern) in enumerate(_AGENCIES))
-)
-_CANONICAL = {f"a{i}": name for i, (name, _) in enumerate(_AGENCIES)}
-_AGENCY_TOKEN = "(?<!\\w)(?:" + "|".join(pattern for _, pattern in _AGENCIES) + ")(?!\\w)"
-# One agency, with a desk code as dpa writes it ("dpa/bb"); agencies joined ("AFP/Reuters").
-_AGENCY_ONE = rf"{_AGENCY_TOKEN}(?:/[a-z]{{1,4}}(?!\w))?"
-_AGENCY_LIST = rf"{_AGENCY_ONE}(?:(?:\s*[/,&+;-]\s*|\s+(?:and|und|et|y|e|og|och|ja)\s+){_AGENCY_ONE})*"
-_AGENCY_LIST_RE = re.compile(_AGENCY_LIST)
-
 # A last paragraph that is only a credit: "AFP", "(AFP)", "— AP", "dpa/bb", "With AFP", "© AFP 2025".
 _CREDIT_LINE = re.compile(
     r"[(\[]?\s*"
     r"(?:(?:[-–—]{1,2}|©|\(c\)|(?i:with|mit|avec|con|com|met|sources?|copyright"
     r"|additional\s+reporting\s+by|reporting\s+by))\s*:?\s*){0,2}"
     r"(?:\d{4}\s+)?"
-    rf"{_AGENCY_LIST}"
+    rf"{AGENCY_LIST}"
     r"(?:\s+\d{4})?\s*[)\]]?\s*\.?"
 )
 # A credit after the last sentence of the last paragraph: "… in Syria. AFP".
 _TAIL_CREDIT = re.compile(
-    rf"(?<=[.!?…\"”’»)\]])\s+(?P<credit>[(\[]?(?:[-–—]{{1,2}}\s*)?{_AGENCY_LIST}[)\]]?\.?)\Z"
+    rf"(?<=[.!?…\"”’»)\]])\s+(?P<credit>[(\[]?(?:[-–—]{{1,2}}\s*)?{AGENCY_LIST}[)\]]?\.?)\Z"
 )
 # Reuters' closing line: "(Reporting by Jane Doe; Editing by John Roe)".
 _ROLE = r"(?:additional\s+|further\s+)?(?:reporting|writing|editing|compiled|research|graphics|text)"
@@ -116,7 +63,7 @@ _CAPTION_WORD = (
     r"(?:Photo(?:graph)?s?|PHOTO(?:GRAPH)?S?|Pictures?|PICTURES?|Pics?|Images?|IMAGES?|Fotos?|FOTOS?)"
 )
 _CAPTION_START = re.compile(rf"(?:{_CAPTION_WORD}|Caption|CAPTION|Credits?|CREDITS?)\s*:\s*\S")
-_PHOTO_SOURCE = rf"(?:{_AGENCY_TOKEN}|Getty\s+Images|EPA(?:-EFE)?|Shutterstock|Alamy|Pool|POOL)"
+_PHOTO_SOURCE = rf"(?:{AGENCY_TOKEN}|Getty\s+Images|EPA(?:-EFE)?|Shutterstock|Alamy|Pool|POOL)"
 _PHOTO_NOUN = r"(?:\s+(?:Photos?|PHOTOS?|Pictures?|Images?))?(?:\s+via\s+Getty\s+Images)?"
 _CREDIT_PAREN = re.compile(r"\((?P<credit>[^()]{1,80})\)\s*\.?\Z")
 _CREDIT_LABEL = re.compile(
@@ -129,80 +76,14 @@ _SOURCE_CREDIT = re.compile(rf"{_PHOTO_SOURCE}{_PHOTO_NOUN}(?:\s*/\s*[^/]{{1,60}
 _CREDITED_TO_SOURCE = re.compile(rf"/\s*{_PHOTO_SOURCE}{_PHOTO_NOUN}\s*\Z")
 _BYLINE = re.compile(r"(?:By|BY|Von|VON|Par|PAR|Por|POR|Door|DOOR)\s+\S")
 
-# Datelines: PLACE[, Region][, Date][ (Agency)] SEPARATOR, or (Agency) SEPARATOR.
-_PLACE_TOKEN = r"[^\W\d_][^\s\d,;:()\[\]{}<>\"“”«»!?–—_]*"
-_PLACE = re.compile(rf"{_PLACE_TOKEN}(?: {_PLACE_TOKEN}){{0,5}}")
-_REGION = re.compile(rf",\s+(?P<region>{_PLACE_TOKEN}(?: {_PLACE_TOKEN}){{0,5}})")
-_DATE = re.compile(
-    r",\s+(?:(?P<month>[^\W\d_]{3,10})\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-    r"|(?P<day2>\d{1,2})\.?\s+(?:de\s+)?(?P<month2>[^\W\d_]{3,10})\.?)"
-    r"(?:,?\s+\d{4})?(?!\w)"
-)
-_PAREN = re.compile(r"\s*\((?P<inner>[^()\n]{1,60})\)")
-_SOURCE_NAME = re.compile(r"[^\W\d_][\w.&'’-]*(?: [^\W\d_][\w.&'’-]*){0,2}")
-_DASH_AFTER_PAREN = re.compile(r"\s*\.?\s*(?:-{1,3}|–|—)\s*(?=\S)")
-_DASH = re.compile(r"\s+(?:-{1,3}|–|—)\s+(?=\S)")
-_COLON = re.compile(r"\s*:\s+(?=\S)")
-_SPEAKER = re.compile(r"(?P<label>[^:\n]{1,40}):\s")
-_PLACE_PUNCTUATION = frozenset(".'’-/")
-_PLACE_CONNECTORS = frozenset(
-    "de la las los le les du des di da do dos das del della degli of on upon am an im der den bei sur "
-    "en aan y i al el".split()
-)
-# Words that open a first paragraph like a place but are newsroom labels, days or bodies.
-_NOT_PLACES = frozenset(
-    """
-    breaking update updated updates exclusive watch live video videos photo photos picture pictures
-    caption image images gallery file opinion analysis comment commentary editorial correction
-    corrections clarification note notes editor's editors' editor editors warning spoiler spoilers
-    review interview explainer urgent flash alert advisory latest developing sponsored advertisement
-    promoted podcast listen read related see also more summary transcript fact factbox fact-check
-    feature column letters letter quote question answer source sources credit credits disclaimer
-    statement published posted last date today tonight yesterday tomorrow monday tuesday wednesday
-    thursday friday saturday sunday news world politics business sport sports health science tech
-    technology culture entertainment lifestyle travel weather markets economy local national
-    international top story
-    who nato un eu imf fbi cia nasa opec ecb fifa uefa nhs bbc cnn usa wto iaea oecd asean unicef
-    unesco unhcr ioc nba nfl mlb nhl gop sec fda cdc
-    """.split()
-)
-_MONTHS = frozenset(
-    """
-    jan january feb february mar march apr april may jun june jul july aug august sep sept september
-    oct october nov november dec december
-    ene enero febrero marzo abr abril mayo junio julio ago agosto septiembre set setiembre octubre
-    noviembre dic diciembre
-    janv janvier févr février fév fev mars avr avril mai juin juil juillet août aout septembre octobre
-    novembre déc décembre
-    januar jänner februar märz mär mrz okt oktober dez dezember
-    gen gennaio febbraio mag maggio giu giugno lug luglio settembre ott ottobre
-    janeiro fevereiro março abril maio junho julho setembro out outubro novembro dezembro
-    """.split()
-)
-
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\w+")
-_DATELINE_WINDOW = 200  # a dateline opens a paragraph within this many characters
 _MAX_CREDIT_LINE_CHARS = 300
 _TAIL_WINDOW = 150
 _MAX_CAPTIONS = 2
 _MAX_CAPTION_CHARS = 700
 _MAX_CAPTION_WORDS = 80
 _MAX_PLAIN_CAPTION_WORDS = 60
-_MAX_PLACE_CHARS = 40
-_MAX_PLACE_WORDS = 5
-
-
-def agency_credits(*texts: str) -> tuple[str, ...]:
-    """Canonical names of the news agencies named in ``texts`` (bylines, credits, metadata), in order,
-    each once: ``agency_credits("By Jane Doe, Reuters", "AFP") == ("Reuters", "AFP")``."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for match in _AGENCY.finditer(text):
-            name = _CANONICAL.get(match.lastgroup or "")
-            if name is not None:
-                found.setdefault(name, None)
-    return tuple(found)
 
 
 def split_wire_copy(body: str, *, title: str | None = None, byline: Sequence[str] = ()) -> WireParts:
@@ -241,7 +122,7 @@ class _Split:
 
 
 def _split(paragraphs: list[str], title: str | None, bylines: Sequence[str]) -> _Split:
-    labelled = sum(1 for p in paragraphs if _is_speaker_label(p)) >= 2
+    labelled = sum(1 for p in paragraphs if is_speaker_label(p)) >= 2
     headings = {_loose(b) for b in bylines} - {""}
     # Leading paragraphs, each "keep" (headline or byline), "marked" (caption by its form) or
     # "plain" (a caption only if a dateline follows it); then possibly the dateline paragraph.
@@ -250,7 +131,7 @@ def _split(paragraphs: list[str], title: str | None, bylines: Sequence[str]) -> 
     parsed: tuple[Dateline, tuple[str, ...], str] | None = None
     captions = 0
     for k, p in enumerate(paragraphs[: _MAX_CAPTIONS + 3]):
-        parsed = _parse_dateline(p, labelled=labelled)
+        parsed = parse_dateline(p, labelled=labelled)
         if parsed is not None:
             dateline_at = k
             break
@@ -268,7 +149,7 @@ def _split(paragraphs: list[str], title: str | None, bylines: Sequence[str]) -> 
 
     if parsed is not None and dateline_at is not None:
         roundup = any(kind == "plain" for kind, _ in leading) and any(
-            _parse_dateline(p, labelled=labelled) for p in paragraphs[dateline_at + 1 :]
+            parse_dateline(p, labelled=labelled) for p in paragraphs[dateline_at + 1 :]
         )
         if roundup:  # several datelines: the story is a roundup, its first paragraph no caption
             parsed = dateline_at = None
@@ -324,115 +205,6 @@ def _take_credit_lines(found: _Split, story_start: int) -> None:
         found.credits.extend(agency_credits(line))
 
 
-def _parse_dateline(paragraph: str, *, labelled: bool) -> tuple[Dateline, tuple[str, ...], str] | None:
-    """The dateline opening ``paragraph``, the agencies it names and the rest of the paragraph."""
-    head = paragraph[:_DATELINE_WINDOW]
-    place, first, pos = "", "", 0
-    credits: tuple[str, ...] = ()
-    caps = paren = dated = False
-    if head.startswith("("):  # "(Bloomberg) --"
-        match = _PAREN.match(head)
-        if match is None or not _AGENCY_LIST_RE.fullmatch(match["inner"].strip()):
-            return None
-        credits, pos, paren = agency_credits(match["inner"]), match.end(), True
-    else:
-        match = _PLACE.match(head)
-        if match is None:
-            return None
-        first = match[0]
-        if not _is_place(first) or _is_not_place(first) or _AGENCY_LIST_RE.fullmatch(first):
-            return None
-        caps, pos = _capitals(first), match.end()
-        end = pos
-        date = _DATE.match(head, pos)
-        if date is None and (region := _REGION.match(head, pos)) is not None:
-            if not _is_place(region["region"]):
-                return None
-            end = pos = region.end()
-            date = _DATE.match(head, pos)
-        if date is not None:
-            if not _is_date(date):
-                return None
-            pos, dated = date.end(), True
-        place = head[:end]
-        match = _PAREN.match(head, pos)
-        if match is not None:
-            inner = match["inner"].strip()
-            if not _AGENCY_LIST_RE.fullmatch(inner) and not (caps and _is_source_name(inner)):
-                return None
-            if not caps and _spells(place, inner):  # "Palestinian Authority (PA) - …" introduces a name
-                return None
-            credits, pos, paren = agency_credits(inner), match.end(), True
-    separator = (_DASH_AFTER_PAREN if paren else _DASH).match(head, pos)
-    if separator is None and caps:
-        separator = _COLON.match(head, pos)
-    if separator is None:
-        return None
-    rest = paragraph[separator.end() :]
-    if len(_WORD.findall(rest)) < 2 or not _opens_sentence(rest):
-        return None
-    if not paren and not dated:
-        # "DAMASCUS - …": only a place in capitals, before a sentence that is not in capitals.
-        if not caps or max(sum(c.isalpha() for c in w) for w in re.split(r"[\s/]+", first)) < 3:
-            return None
-        if not any(c.islower() for c in rest):
-            return None
-        if labelled and ":" in separator[0]:  # "NAME: …" on several paragraphs is a transcript
-            return None
-    return Dateline(place=place, raw=head[: separator.end()].rstrip()), credits, rest
-
-
-def _is_place(text: str) -> bool:
-    """At most five words of letters (any script), dots, apostrophes, hyphens and slashes; each word
-    capitalised unless it is a particle ("Rio de Janeiro")."""
-    words = text.split(" ")
-    if len(text) > _MAX_PLACE_CHARS or len(words) > _MAX_PLACE_WORDS or words[0][:1].islower():
-        return False
-    for word in words:
-        if not word or word[-1] in "-/" or not unicodedata.category(word[0]).startswith("L"):
-            return False
-        if any(c not in _PLACE_PUNCTUATION and unicodedata.category(c)[0] not in "LM" for c in word):
-            return False
-        if word[0].islower() and word.casefold() not in _PLACE_CONNECTORS and "-" not in word:
-            return False
-    return True
-
-
-def _is_not_place(text: str) -> bool:
-    first = text.split(" ")[0].strip(".'’").casefold()
-    return first in _NOT_PLACES or text.casefold() in _NOT_PLACES
-
-
-def _capitals(text: str) -> bool:
-    return any(c.isupper() for c in text) and not any(c.islower() for c in text)
-
-
-def _is_date(match: re.Match[str]) -> bool:
-    month = (match["month"] or match["month2"] or "").casefold()
-    day = int(match["day"] or match["day2"] or 0)
-    return month in _MONTHS and 1 <= day <= 31
-
-
-def _is_source_name(text: str) -> bool:
-    """A short capitalised name in a dateline's parentheses: "(Sputnik)", "(CNN)"."""
-    return _SOURCE_NAME.fullmatch(text) is not None and all(w[0].isupper() for w in text.split(" "))
-
-
-def _opens_sentence(text: str) -> bool:
-    first = text[:1]
-    return (
-        first.isupper()
-        or first.isdigit()
-        or first in "\"“‘'«(¿¡["
-        or (first.isalpha() and not first.islower())
-    )
-
-
-def _is_speaker_label(paragraph: str) -> bool:
-    match = _SPEAKER.match(paragraph)
-    return match is not None and _capitals(match["label"]) and _is_place(match["label"])
-
-
 def _is_credit_line(paragraph: str) -> bool:
     if len(paragraph) > _MAX_CREDIT_LINE_CHARS:
         return False
@@ -460,7 +232,7 @@ def _is_reporting_line(paragraph: str) -> bool:
 def _names_only(text: str) -> bool:
     words = [w for w in re.split(r"[\s,&]+", text.strip(" .")) if w]
     return bool(words) and all(
-        w[0].isupper() or w.casefold() in _NAME_CONNECTORS or _AGENCY_LIST_RE.fullmatch(w) for w in words
+        w[0].isupper() or w.casefold() in _NAME_CONNECTORS or AGENCY_LIST_RE.fullmatch(w) for w in words
     )
 
 
@@ -478,7 +250,7 @@ def _caption_credit(paragraph: str) -> str | None:
                 or _SOURCE_CREDIT.fullmatch(credit)
                 or _CREDITED_TO_SOURCE.search(credit)
             )
-            and not _spells(paragraph[: match.start()], credit)  # "… Tehreek-e-Insaf (PTI)"
+            and not spells(paragraph[: match.start()], credit)  # "… Tehreek-e-Insaf (PTI)"
         ):
             return credit
     for pattern in (_CREDIT_LABEL, _CREDIT_SLASH, _CREDIT_GETTY):
@@ -505,16 +277,6 @@ def _is_byline(paragraph: str, bylines: Iterable[str]) -> bool:
     if _BYLINE.match(paragraph) and len(paragraph.split()) <= 12:
         return True
     return any(loose in (b, "by" + b) for b in bylines)
-
-
-def _spells(before: str, acronym: str) -> bool:
-    """Whether the capitalised words just before an acronym spell it, as where a name is introduced:
-    "Pakistan Tehreek-e-Insaf (PTI)", "Agence France-Presse (AFP)"."""
-    if not acronym.isupper() or not acronym.isalpha():
-        return False
-    words = re.split(r"[\s\-]+", before.strip())[-2 * len(acronym) - 2 :]
-    initials = "".join(w[0] for w in words if w[:1].isupper())
-    return initials.endswith(acronym)
 
 
 def _balanced(text: str) -> bool:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ingest.models import Article, DeadLetter
-from tests.faults.hostile import HOSTILE, serve_hostile
+from tests.faults.hostile import HOSTILE, redirect, serve_hostile
 from tests.support.deploy import Deploy
 from tests.support.kafka import read_topic
 from tests.support.site import Site
@@ -167,3 +167,117 @@ def test_a_feed_of_ten_thousand_entries_is_taken_in_bounded_batches(deploy: Depl
     assert "9700 new entries; processing 300 now" in second.stderr
     letters = read_topic(deployment.bootstrap, deployment.dlq_topic)
     assert len({r.key for r in letters}) == 600
+
+
+def _item(title: str, link: str | None, guid: str, summary: str | None = None, extra: str = "") -> str:
+    parts = [f"<item><title>{title}</title><guid isPermaLink='false'>{guid}</guid>"]
+    if link is not None:
+        parts.append(f"<link>{link}</link>")
+    if summary is not None:
+        parts.append(f"<description>{summary}</description>")
+    return "".join(parts) + extra + "</item>"
+
+
+def test_single_hostile_inputs_neither_stop_the_run_nor_block_the_feed(
+    deploy: Deploy, site: Site, trap: Site
+) -> None:
+    """Each of these once stopped a run or a feed. Now each ends alone, said once, and the good
+    entries beside them are published."""
+    other = Site().start()  # an allowed address, on a port no page of this feed may use
+    try:
+        surrogate_page = (
+            "<html><head><script type='application/ld+json'>"
+            '{"@type": "NewsArticle", "headline": "Tide\\ud800 tables",'
+            ' "author": {"name": "Kim\\udfff Berg"}}'
+            "</script></head><body><article><p>"
+            + "The harbour master published new tide tables for the spring. " * 20
+            + "</p></article></body></html>"
+        )
+        site.routes["/hostile/surrogate.html"] = (200, {"Content-Type": "text/html"}, surrogate_page.encode())
+        site.routes["/hostile/report.html"] = (
+            200,
+            {"Content-Type": "text/html"},
+            b"%PDF-1.7\n" + bytes(range(256)) * 400,
+        )
+        site.raw["/hostile/walled.html"] = redirect(site.url("/account/login?next=/hostile/walled.html"))  # type: ignore[assignment]
+        site.routes["/account/login"] = (
+            200,
+            {"Content-Type": "text/html"},
+            b"<html><body><p>Please log in to read on.</p></body></html>",
+        )
+        long_link = site.url("/articles/tram-line.html?q=" + "x" * 100_000)
+        items = [
+            _item("Harbour strike", site.url("/articles/harbour-strike.html"), "good-1"),
+            _item("Bad &#xD800; title", site.url("/missing/x.html"), "charref-1", "Bad &#xD800; summary."),
+            _item(
+                "Empty label", "http://news..example.com/a", "host-1", "The feed's text on an empty label."
+            ),
+            _item(
+                "Long label", "http://" + "a" * 64 + ".example.com/", "host-2", "The feed's text, long label."
+            ),
+            _item("Bad IDNA", "http://xn--a/", "host-3", "The feed's text on bad IDNA."),
+            _item(
+                "Other port", other.url("/articles/museum-reopens.html"), "port-1", "The feed's text, port."
+            ),
+            _item("Long URL", long_link, "long-1", "The feed's text on a long URL."),
+            _item("A PDF", site.url("/hostile/report.html"), "pdf-1", "The feed's text on a PDF."),
+            _item("Walled", site.url("/hostile/walled.html"), "wall-1", "The feed's text behind a wall."),
+            _item("Surrogates", site.url("/hostile/surrogate.html"), "json-1"),
+            _item(
+                "Episode",
+                None,
+                "",
+                extra=f"<enclosure url='{site.url('/ep.mp3')}' type='audio/mpeg' length='1'/>",
+            ),
+        ]
+        channel = "".join(items)
+        feed = f"<?xml version='1.0'?><rss version='2.0'><channel><title>H</title>{channel}</channel></rss>"
+        site.routes["/hostile/items.rss"] = (200, {"Content-Type": "application/rss+xml"}, feed.encode())
+        deployment = deploy(["/hostile/items.rss"], http=LIMITS)
+        result = deployment.run("run", "--once")
+    finally:
+        other.stop()
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    articles = {a.guid: a for a in _articles(deployment, deployment.topic)}
+    assert articles["good-1"].extraction.method == "trafilatura"
+    assert (articles["charref-1"].title, articles["charref-1"].body) == (
+        "Bad \ufffd title",
+        "Bad \ufffd summary.",
+    )
+    for guid, reason in [
+        ("host-1", "invalid_url"),
+        ("host-2", "invalid_url"),
+        ("host-3", "invalid_url"),
+        ("port-1", "blocked_port"),
+        ("long-1", "unsupported_content"),  # too long to be a link: a GUID-only entry
+        ("pdf-1", "unsupported_content"),
+        ("wall-1", "login_wall"),
+    ]:
+        assert (articles[guid].extraction.method, articles[guid].extraction.fallback_reason) == (
+            "feed",
+            reason,
+        )
+    assert "Please log in" not in articles["wall-1"].body
+    assert articles["json-1"].title == "Tide tables"
+    assert articles["json-1"].authors == ["Kim Berg"]
+    assert "1 items skipped (enclosure_only: 1)" in result.stderr
+    assert other.requests == []  # the page on a port outside the allowed ones was never asked for
+    assert trap.requests == []
+    assert "/ep.mp3" not in site.requests
+
+
+def test_an_unreachable_robots_txt_defers_its_pages_until_it_answers(deploy: Deploy, site: Site) -> None:
+    site.routes["/robots.txt"] = (503, {"Content-Type": "text/plain"}, b"busy")
+    deployment = deploy(["/feeds/world.rss"], http={**LIMITS, "robots_txt": True})
+    first = deployment.run("run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "robots.txt of " + site.base + " unreachable" in first.stderr
+    assert "the page waits for it" in first.stderr
+    assert _articles(deployment, deployment.topic) == []  # not published with the feed's text, not done
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+    second = deployment.run("run", "--once")
+    assert second.returncode == 0, second.stderr
+    published = _articles(deployment, deployment.topic)
+    assert len(published) == 4
+    assert {a.extraction.method for a in published} == {"trafilatura"}  # the pages themselves

@@ -10,6 +10,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -52,6 +53,19 @@ def _grow(site: Site, stop: threading.Event) -> None:
 def _acknowledged(client: redis.Redis, prefix: str) -> int:
     """Articles the fleet has recorded as published so far (content hashes in the shared state)."""
     return sum(1 for _ in client.scan_iter(f"{prefix}:content:*", count=1000))
+
+
+def _missing(site: Site, fleet: Fleet, records: list[Any]) -> str:
+    on_topic = {yaml.safe_load(r.value)["url"] for r in records}
+    expected = {site.url(f"/f{f}/{n}.html") for f in range(FEEDS) for n in range(PER_FEED)}
+    missing = sorted(expected - on_topic)
+    said = [
+        f"{name}: {line}"
+        for name in sorted(fleet.logs())
+        for line in fleet.log(name).splitlines()
+        if any(url.removeprefix(site.base) in line for url in missing[:5])
+    ]
+    return f"{len(missing)} articles not on the topic: {missing[:10]}\n" + "\n".join(said[-40:])
 
 
 @pytest.fixture
@@ -108,7 +122,10 @@ def test_fleet_survives_a_killed_worker_and_poller(
         killed_poller_at = _acknowledged(client, fleet.key_prefix)
         assert killed_worker_at < killed_poller_at < total  # both kills landed mid-run
 
-        records = wait_for_records(fleet.bootstrap, fleet.topic, total, limit_s=180)
+        try:
+            wait_for_records(fleet.bootstrap, fleet.topic, total, limit_s=180)
+        except AssertionError as late:  # say which articles, and what the members said of them
+            raise AssertionError(_missing(site, fleet, read_topic(fleet.bootstrap, fleet.topic))) from late
     finally:
         codes = fleet.stop_all()
         client.close()

@@ -103,6 +103,10 @@ class Fleet:
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text()
 
+    def logs(self) -> list[str]:
+        """Every member started so far, killed ones too (by their log files)."""
+        return [path.stem for path in self.workdir.glob("*.log")]
+
     def stop_all(self, timeout: float = 60) -> dict[str, int]:
         """SIGTERM every member still running; their exit codes."""
         for process in self.processes.values():

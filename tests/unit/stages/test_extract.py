@@ -390,3 +390,46 @@ def test_language_is_detected_with_the_declaration_as_prior() -> None:
     assert detect_language(german, "en") == "de"  # a wrong declaration loses against clear text
     assert detect_language("Hello there", "fr") == "fr"  # too short to overrule the page
     assert detect_language("", None) is None
+
+
+# -- extract_page: what the worker returns -------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_json_ld_never_reaches_the_topic() -> None:
+    """A ``\\ud800`` escape in JSON-LD or a meta tag is valid JSON but not text: it is left out."""
+    jsonld = (
+        r'{"@type": "NewsArticle", "headline": "Flood\ud800 warning", "author": {"name": "Ann\udfff Lee"}}'
+    )
+    body = html(
+        head=f'<script type="application/ld+json">{jsonld}</script>'
+        '<meta property="og:site_name" content="Gazette&#xD800;">',
+        body="<article><p>" + words(120) + "</p></article>",
+    )
+    entry = make_entry(link=BASE + "/flood")
+    extracted = extract_page(make_page(entry, url=BASE + "/flood", body=body))
+    from ingest.stages.normalise import normalise
+    from ingest.stages.publish import article_message
+
+    article = normalise(extracted)
+    _, value, _ = article_message(article)
+    assert article.title == "Flood warning"
+    assert article.authors == ["Ann Lee"]
+    assert b"\\ud8" not in value.lower()
+    value.decode("utf-8")
+
+
+def test_extract_page_returns_the_page_without_its_body() -> None:
+    entry = make_entry(link=BASE + "/a")
+    page = make_page(entry, body=html(body="<article><p>" + words(150) + "</p></article>"))
+    extracted = extract_page(page)
+    assert extracted.method == "trafilatura"
+    assert extracted.page.body is None
+    assert extracted.page.url == page.url
+
+
+def test_a_failed_page_falls_back_and_says_why() -> None:
+    entry = make_entry(link=BASE + "/gone", summary="What the feed says.")
+    failed = make_page(entry, url=None, body=None, error=ClientError("HTTP 404", status=404))
+    extracted = extract_page(failed)
+    assert (extracted.method, extracted.fallback_reason) == ("feed", "http_404")
+    assert extracted.fallback_detail == "HTTP 404"
