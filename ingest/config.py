@@ -126,6 +126,15 @@ class KafkaSettings(_Section):
                 raise ValueError(f"expected 'embedded' or host:port[,host:port...], got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _delivery(self) -> KafkaSettings:
+        if self.delivery_timeout_s * 1000 <= self.linger_ms + self.connect_timeout_s * 1000:
+            raise ValueError(
+                f"delivery_timeout_s ({self.delivery_timeout_s:g}) must exceed connect_timeout_s "
+                f"({self.connect_timeout_s:g}) plus linger_ms ({self.linger_ms}) in seconds"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         return self.bootstrap_servers == EMBEDDED

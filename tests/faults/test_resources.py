@@ -105,7 +105,7 @@ def test_not_ready_while_the_state_store_is_down_and_ready_again_after(
         deployment.wait_status("/readyz", 200, process)
         redis.stop()
         deployment.wait_status("/readyz", 503, process)
-        status, body = deployment.get("/readyz")
+        _, body = deployment.get("/readyz")
         assert b"state store not answering" in body
         redis.start()
         deployment.wait_status("/readyz", 200, process)

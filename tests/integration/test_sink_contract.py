@@ -46,7 +46,9 @@ async def under(request: pytest.FixtureRequest) -> AsyncIterator[Under]:
         yield Under(memory, read_memory)
         return
     bootstrap = request.getfixturevalue("broker")
-    settings = KafkaSettings(bootstrap_servers=bootstrap, max_request_size=MAX_REQUEST, delivery_timeout_s=20)
+    settings = KafkaSettings(
+        bootstrap_servers=bootstrap, max_request_size=MAX_REQUEST, delivery_timeout_s=20, connect_timeout_s=10
+    )
     publisher = Publisher(settings, bootstrap, Metrics())
     await publisher.start()
 

@@ -278,3 +278,8 @@ def test_rebalance_timeout_defaults_to_the_broker_kind() -> None:
 def test_group_timeouts_that_cannot_work_are_refused(consumer: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         KafkaSettings(consumer=consumer)
+
+
+def test_a_delivery_timeout_kafka_would_refuse_is_a_configuration_error() -> None:
+    with pytest.raises(ValidationError, match="delivery_timeout_s .* must exceed connect_timeout_s"):
+        KafkaSettings(delivery_timeout_s=20, connect_timeout_s=30)
