@@ -60,6 +60,11 @@ _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _WORD = re.compile(r"\w+")
 
 
+def is_valid_text(text: str) -> bool:
+    """Whether ``valid_text`` would leave ``text`` as it is."""
+    return _INVALID.search(text) is None
+
+
 def valid_text(text: str) -> str:
     """``text`` as valid Unicode: without lone surrogates, non-characters and control characters
     (tab and line breaks kept). Every string a published model holds has passed here."""

@@ -57,3 +57,12 @@ class OffsetTracker:
             self._pending.pop(partition, None)
             self._next.pop(partition, None)
             self._committed.pop(partition, None)
+
+    def keep_only(self, partitions: Iterable[int]) -> None:
+        """After a rebalance: forget the partitions not held any more, and keep what is known of
+        those held still. A partition that comes back in the same rebalance (the eager protocol
+        revokes every partition, then assigns) keeps its consumer position, so its records in
+        progress must keep holding its commit back: forgetting them would let the next record's
+        offset be committed past them, and a crash then would lose them."""
+        held = set(partitions)
+        self.forget([p for p in self._pending if p not in held])

@@ -96,7 +96,7 @@ class Links:
             group_id=k.consumer.worker_group,
             metrics=resources.metrics,
             fetch=True,
-            on_revoked=self._revoked,
+            on_assigned=self._assigned,
             paused=self._paused,
         )
 
@@ -118,8 +118,8 @@ class Links:
         too_many = self._uncommitted >= self._settings.kafka.consumer.max_uncommitted
         return too_many or not self._publisher.healthy
 
-    async def _revoked(self, partitions: Partitions) -> None:
-        self._tracker.forget(partitions)
+    async def _assigned(self, partitions: Partitions, count: int) -> None:
+        self._tracker.keep_only(partitions)
 
     def done(self, partition: int, offset: int) -> None:
         """A link was committed (or could not be read): its offset may be committed past."""

@@ -120,18 +120,19 @@ class FeedCycle:
         slot, so that many feeds of one host do not hold every slot while they wait for its turn."""
         return self._lanes.slot(urlsplit(feed.url).hostname or "")
 
-    async def poll(self, feed: FeedConfig, *, follow_index: bool = True) -> PollReport:
+    async def poll(self, feed: FeedConfig, *, child_of: FeedConfig | None = None) -> PollReport:
         """Poll one feed and carry every new entry through; save its state at the end.
 
-        A sitemap index is polled with its recent child sitemaps, each a feed of its own in the
-        state store; the index's report sums theirs."""
+        A sitemap index is polled with its recent child sitemaps (``child_of`` the index), each a
+        feed of its own in the state store; the index's report sums theirs. A child's URL comes
+        from the index, not from the operator: only the configured feed's port is trusted."""
         try:
             state = await self._state.feed_state(feed.url)
         except StateUnavailable as exc:
             return self._state_down(feed, exc)
         now = datetime.now(UTC)
         try:
-            return await self._poll(feed, state, now, follow_index)
+            return await self._poll(feed, state, now, child_of)
         except FatalError:
             raise
         except StateUnavailable as exc:
@@ -143,7 +144,7 @@ class FeedCycle:
             return await self._failed(feed, state, now, InternalError.wrap(exc, url=feed.url))
 
     async def _poll(
-        self, feed: FeedConfig, state: FeedState, now: datetime, follow_index: bool
+        self, feed: FeedConfig, state: FeedState, now: datetime, child_of: FeedConfig | None
     ) -> PollReport:
         # Validators can lie: now and then fetch the feed without them.
         conditional = state.last_full_at is not None and now - state.last_full_at < FULL_FETCH_EVERY
@@ -155,7 +156,7 @@ class FeedCycle:
                 state.validators,
                 max_bytes=self._settings.http.max_feed_bytes,
                 conditional=conditional,
-                trusted=feed.url,
+                trusted=(child_of or feed).url,
             ),
             feed.url,
         )
@@ -172,12 +173,12 @@ class FeedCycle:
             self._metrics.feed_polls.labels(result).inc()
             await self._save(_succeeded(fetched, now, fetched.validators, 0))
             report = PollReport(feed.url, result, hint_s=response.hint_s)
-            if state.children and follow_index:
+            if state.children and child_of is None:
                 return await self._poll_children(feed, state.children, report)
             return report
         try:
             document = await self._runner.meter.measure(
-                "parse", self._parse(response, feed, follow_index), feed.url
+                "parse", self._parse(response, feed, child_of is None), feed.url
             )
         except IngestError as exc:
             if exc.reason != "html_not_feed" or state.resolved_url is not None:
@@ -249,7 +250,7 @@ class FeedCycle:
         """Poll a sitemap index's child sitemaps (no deeper: an index inside an index is an error)
         and fold their reports into the index's."""
         subfeeds = [FeedConfig(url=url, name=feed.name, tags=feed.tags) for url in children]
-        reports = await asyncio.gather(*(self.poll(sub, follow_index=False) for sub in subfeeds))
+        reports = await asyncio.gather(*(self.poll(sub, child_of=feed) for sub in subfeeds))
         waits = [r.retry_after for r in reports if r.retry_after is not None]
         return replace(
             report,

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 from ingest.errors import ParseError
 from ingest.models import FeedEntry
-from ingest.text import clean_line, valid_text
+from ingest.text import clean_line, is_valid_text, valid_text
 from ingest.urls import MAX_URL_CHARS, canonicalize
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -153,16 +153,19 @@ def entry_for_link(url: str, *, feed_url: str, discovered_at: datetime) -> FeedE
 
 def valid_entry(entry: FeedEntry) -> FeedEntry:
     """``entry`` with every string valid Unicode (lone surrogates, non-characters, controls out)."""
+    strings = [getattr(entry, name) or "" for name in _TEXT_FIELDS]
+    strings += [t for name in _TUPLE_FIELDS for t in getattr(entry, name)]
+    if is_valid_text("\n".join(strings)):
+        return entry  # the usual case: one search over the entry's text, nothing to change
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(entry):
-        value = getattr(entry, f.name)
-        clean: Any
-        if isinstance(value, str):
-            clean = valid_text(value)
-        elif isinstance(value, tuple):
-            clean = tuple(valid_text(v) if isinstance(v, str) else v for v in value)
-        else:
-            continue
-        if clean != value:
-            changes[f.name] = clean
-    return dataclasses.replace(entry, **changes) if changes else entry
+    for name in _TEXT_FIELDS:
+        value = getattr(entry, name)
+        if value is not None:
+            changes[name] = valid_text(value)
+    for name in _TUPLE_FIELDS:
+        changes[name] = tuple(valid_text(v) for v in getattr(entry, name))
+    return dataclasses.replace(entry, **changes)
+
+
+_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(FeedEntry) if f.type in ("str", "str | None", str))
+_TUPLE_FIELDS = tuple(f.name for f in dataclasses.fields(FeedEntry) if f.type == "tuple[str, ...]")

@@ -6,7 +6,8 @@ here: a busy, locked, full or failing disk is ``StateUnavailable`` (the item is 
 corrupt or unusable file is ``FatalError``.
 
 One instance per file: the store holds an exclusive lock on ``PATH.lock`` while it is open, and a
-second instance started on the same file stops at once, naming the first one's process id.
+second instance started on the same file stops at once, naming the first one's process id. Being the
+only writer, it keeps the feed states it read or saved in memory (the status page holds them anyway).
 
 Kept for ``state.ttl_days``, as in Redis: a seen key after a feed last listed its entry (each
 sighting renews it), a content hash and a fingerprint after they were recorded. Older rows are
@@ -93,6 +94,9 @@ class SqliteStateStore:
         self._ttl = timedelta(days=ttl_days)
         self._records = 0
         self._lock: IO[str] | None = None
+        # Feed states as last read or saved: this instance is the file's only writer (the lock), so
+        # a poll reads its feed's state without a trip to the database thread.
+        self._feeds: dict[str, FeedState] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
             if path != ":memory:":
@@ -248,10 +252,15 @@ class SqliteStateStore:
         return True
 
     async def feed_state(self, url: str) -> FeedState:
+        cached = self._feeds.get(url)
+        if cached is not None:
+            return cached
         row = await self._run(
             lambda: self._db.execute("SELECT data FROM feed_state WHERE url = ?", (url,)).fetchone()
         )
-        return decode_feed_state(url, row[0]) if row else FeedState(url=url)
+        state = decode_feed_state(url, row[0]) if row else FeedState(url=url)
+        self._feeds[url] = state
+        return state
 
     async def save_feed_state(self, state: FeedState) -> None:
         data = encode_feed_state(state)
@@ -261,6 +270,7 @@ class SqliteStateStore:
             " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
             (state.url, data),
         )
+        self._feeds[state.url] = state
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)

@@ -281,5 +281,5 @@ def test_group_timeouts_that_cannot_work_are_refused(consumer: dict[str, float])
 
 
 def test_a_delivery_timeout_kafka_would_refuse_is_a_configuration_error() -> None:
-    with pytest.raises(ValidationError, match="delivery_timeout_s .* must exceed connect_timeout_s"):
+    with pytest.raises(ValidationError, match=r"delivery_timeout_s .* must exceed connect_timeout_s"):
         KafkaSettings(delivery_timeout_s=20, connect_timeout_s=30)

@@ -50,3 +50,20 @@ def test_forgotten_partitions_are_not_committed_and_late_results_are_ignored() -
     assert not t.holds(3)
     t.consumed(3, 40)  # given back later: read again from the committed offset
     assert t.committable() == {3: 40}
+
+
+def test_a_partition_assigned_back_keeps_holding_its_commit_for_records_in_progress() -> None:
+    """The eager protocol revokes every partition and assigns them again; the consumer keeps its
+    position for those it keeps, so the next records arrive after the ones still in progress."""
+    t = OffsetTracker()
+    for offset in range(16, 21):
+        t.consumed(0, offset)
+        t.consumed(1, offset)
+    t.keep_only([0])  # partition 1 went to another member, 0 stayed
+    t.consumed(0, 21)
+    t.done(0, 21)
+    assert t.committable() == {0: 16}  # not 22: offsets 16-20 are still in progress
+    for offset in range(16, 21):
+        t.done(0, offset)
+    assert t.committable() == {0: 22}
+    assert not t.holds(1)
