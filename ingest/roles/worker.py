@@ -5,7 +5,8 @@
 A worker consumes the links topic and commits a partition's offset only up to its oldest link that
 was not committed yet (its article, drop or dead letter acknowledged: each item's ticket names its
 link's offset as its origin). A link deferred by a failure a retry may cure is retried in place,
-with backoff, and holds its partition's commit until then.
+with backoff, and holds its partition's commit until then. A rebalance forgets only the partitions
+that went to another member, once it is over (see ``Links._assigned``).
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class Links:
         return too_many or not self._publisher.healthy
 
     async def _assigned(self, partitions: Partitions, count: int) -> None:
+        """The rebalance is over: what went elsewhere is the new owner's (it rereads from the last
+        commit); what stayed keeps holding its commit for the links still in hand."""
         self._tracker.keep_only(partitions)
 
     def done(self, partition: int, offset: int) -> None:
@@ -142,9 +145,11 @@ class Links:
                 if not fetched.done():
                     fetched.cancel()
                     return
+                # Every record handed over is carried, even of a partition revoked meanwhile: the
+                # eager protocol revokes all of them before it assigns them again, and the consumer
+                # keeps its position for those that come back, so a record skipped here would never
+                # be read again. One that went to another worker is carried twice, at worst.
                 for record in fetched.result():
-                    if record.partition not in member.partitions:
-                        continue  # handed to another worker meanwhile: it reads this one
                     self._tracker.consumed(record.partition, record.offset)
                     self._metrics.links_consumed.inc()
                     task = asyncio.create_task(self._one(record, stop))

@@ -7,7 +7,9 @@ corrupt or unusable file is ``FatalError``.
 
 One instance per file: the store holds an exclusive lock on ``PATH.lock`` while it is open, and a
 second instance started on the same file stops at once, naming the first one's process id. Being the
-only writer, it keeps the feed states it read or saved in memory (the status page holds them anyway).
+only writer, it keeps the feed states it read or saved in memory (the status page holds them anyway)
+and writes those saved together, once a second: a trip to the database thread costs more CPU than
+the query (about 0.25 ms against 5 us on the project's machine), and a 304 poll needs none.
 
 Kept for ``state.ttl_days``, as in Redis: a seen key after a feed last listed its entry (each
 sighting renews it), a content hash and a fingerprint after they were recorded. Older rows are
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -31,6 +34,7 @@ from ingest.state.base import FeedState, FingerprintRow
 from ingest.state.codec import decode_feed_state, encode_feed_state
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -66,6 +70,7 @@ _INSERT_FINGERPRINT = (
 )
 # Expired rows are deleted once every this many records.
 _PRUNE_EVERY = 1000
+FLUSH_S = 1.0  # feed states saved are written together at most this long after
 
 
 def _lock(path: str) -> IO[str]:
@@ -97,6 +102,9 @@ class SqliteStateStore:
         # Feed states as last read or saved: this instance is the file's only writer (the lock), so
         # a poll reads its feed's state without a trip to the database thread.
         self._feeds: dict[str, FeedState] = {}
+        self._dirty: dict[str, FeedState] = {}  # saved, not written yet
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
             if path != ":memory:":
@@ -263,18 +271,58 @@ class SqliteStateStore:
         return state
 
     async def save_feed_state(self, state: FeedState) -> None:
-        data = encode_feed_state(state)
-        await self._run(
-            self._db.execute,
-            "INSERT INTO feed_state (url, data) VALUES (?, ?)"
-            " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
-            (state.url, data),
-        )
+        """Kept at once (the next read sees it), written within ``FLUSH_S`` with the others saved
+        meanwhile, in one transaction. A feed's state is a cursor, not a record of what was
+        published: lost in a crash, the next poll only fetches and parses in full again, and the
+        entries it finds are known by their keys."""
         self._feeds[state.url] = state
+        self._dirty[state.url] = state
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(FLUSH_S, self._start_flush)
+
+    def _start_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        """Write the feed states saved since the last flush. A store that does not answer keeps them
+        for the next one."""
+        self._flush = None
+        batch, self._dirty = self._dirty, {}
+        if not batch:
+            return
+        rows = [(url, encode_feed_state(state)) for url, state in batch.items()]
+        try:
+            await self._run(self._write_states, rows)
+        except StateUnavailable as exc:
+            log.warning("feed states not written yet (%s); trying again", exc)
+            self._dirty = batch | self._dirty
+            self._schedule_flush()
+
+    def _write_states(self, rows: list[tuple[str, str]]) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO feed_state (url, data) VALUES (?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET data = excluded.data",
+                rows,
+            )
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
-        self._release()
+        if self._flush is not None:
+            self._flush.cancel()
+        await asyncio.gather(*self._flushing, return_exceptions=True)
+        try:
+            await self.flush()
+        finally:
+            if self._flush is not None:  # a flush that failed asked for another: there is none
+                self._flush.cancel()
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+            self._release()
 
 
 def _now() -> str:

@@ -119,3 +119,23 @@ async def test_sqlite_errors_are_translated(tmp_path: Path) -> None:
             await store.seen_keys(["k"])
     finally:
         store._release()
+
+
+async def test_feed_states_are_written_together_soon_after_and_at_close(tmp_path: Path) -> None:
+    from ingest.state import FeedState
+
+    path = tmp_path / "state.db"
+
+    def on_disk() -> set[str]:
+        with sqlite3.connect(path) as db:
+            return {row[0] for row in db.execute("SELECT url FROM feed_state")}
+
+    store = SqliteStateStore(str(path))
+    await store.save_feed_state(FeedState(url="https://a.example/feed", entries_seen=3))
+    assert (await store.feed_state("https://a.example/feed")).entries_seen == 3  # seen at once
+    assert on_disk() == set()  # written with the others, within a second
+    await store.flush()
+    assert on_disk() == {"https://a.example/feed"}
+    await store.save_feed_state(FeedState(url="https://b.example/feed"))
+    await store.close()  # and what is left, at close
+    assert on_disk() == {"https://a.example/feed", "https://b.example/feed"}
