@@ -6,9 +6,10 @@ has too much in hand, and commits the offsets the loop says are done. Assignment
 the loop as they happen; a revocation waits (up to ``consumer.revoke_wait_s``) for the loop to let
 go of what it held, so no two members work on one partition's feeds at once.
 
-Offsets are committed only as the loop marks records done (``commit``), never automatically, and
-a commit that fails (the partition moved to another member meanwhile) is counted and dropped: the
-new owner reads those records again, which is at-least-once.
+Offsets are committed only as the loop marks records done (``commit``), never automatically. A
+commit that fails is counted and tried again at the next turn (a rebalance in progress ends); once
+the partition moved to another member it is left out, and the new owner reads those records again,
+which is at-least-once.
 """
 
 from __future__ import annotations
@@ -194,9 +195,15 @@ class GroupMember:
         try:
             consumer.commit(offsets)
             self._metrics.offset_commits.labels("ok").inc()
-        except KafkaError as exc:  # moved to another member meanwhile: it reads them again
+        except KafkaError as exc:
+            # Tried again at the next turn (a rebalance in progress ends), unless a newer offset is
+            # due by then; a partition moved to another member meanwhile is left out then, and its
+            # new owner reads those links again.
             self._metrics.offset_commits.labels("failed").inc()
-            log.warning("offset commit on %s failed (%s); those links will be read again", self.topic, exc)
+            log.warning("offset commit on %s failed (%s); trying again", self.topic, exc)
+            with self._lock:
+                for tp, committed in offsets.items():
+                    self._to_commit.setdefault(tp.partition, committed.offset)
 
     def _call_loop(self, call: Coroutine[Any, Any, None]) -> None:
         """Run a loop-side callback from the consumer's IO thread and wait for it, boundedly."""

@@ -9,13 +9,22 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import yaml
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
+from ingest.config import KafkaSettings
+from ingest.kafka.admin import ensure_topics
+from ingest.source.entries import entry_for_link
+from ingest.source.links import encode_link, link_key
 from tests.support.corpus import article_html, feed_xml
 from tests.support.fleet import Fleet
 from tests.support.kafka import read_topic, wait_for_records
@@ -154,3 +163,93 @@ def test_fleet_survives_a_killed_worker_and_poller(
                 handovers += 1
                 assert after - before >= INTERVAL_S - 0.25, f"{path} polled by {by} then {then}"
     assert handovers > 0  # feeds did move between pollers
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.assigned = threading.Event()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.assigned.set()
+
+
+def _produce_links(bootstrap: str, topic: str, urls: list[str], feed_url: str) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        for url in urls:
+            entry = entry_for_link(url, feed_url=feed_url, discovered_at=datetime.now(UTC))
+            producer.send(topic, key=link_key(entry), value=encode_link(entry))
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return reader.committed(TopicPartition(topic, 0)) or 0
+    finally:
+        reader.close()
+
+
+def test_a_worker_killed_after_a_rebalance_it_came_through_loses_no_link(
+    tmp_path: Path, broker: str, redis_url: str, site: Site
+) -> None:
+    """A rebalance that leaves a worker its partition (the eager protocol revokes it, then assigns
+    it back, the consumer keeping its position) must not let its commit pass the links it still has
+    in hand: killed after that commit, it would lose them."""
+    site.page_delay_s = 0.5  # two links at a time, so most of the first 30 wait in the worker's hand
+    urls = [site.url(f"/r/{n}.html") for n in range(40)]
+    for n in range(40):
+        site.routes[f"/r/{n}.html"] = (200, {"Content-Type": "text/html"}, article_html(n, seed=7))
+    fleet = Fleet(
+        tmp_path,
+        broker,
+        redis_url,
+        [],
+        sections={"kafka": {"partitions": 1}, "pipeline": {"workers": 1, "max_articles_in_flight": 2}},
+    )
+    group = f"workers-{fleet.suffix}"
+    ensure_topics(KafkaSettings(bootstrap_servers=broker), broker, {fleet.links_topic: 1})
+    _produce_links(broker, fleet.links_topic, urls[:30], site.url("/feed.rss"))
+    joiner: KafkaConsumer | None = None
+    try:
+        fleet.start("worker-1", "worker")
+        wait_for_records(fleet.bootstrap, fleet.topic, 1, limit_s=120)  # it holds the partition, working
+        joined = _Joined()
+        joiner = KafkaConsumer(
+            bootstrap_servers=broker,
+            group_id=group,
+            enable_auto_commit=False,
+            max_poll_interval_ms=3000,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            partition_assignment_strategy=(StickyPartitionAssignor, RangePartitionAssignor),
+        )
+        joiner.subscribe([fleet.links_topic], listener=joined)
+        deadline = time.monotonic() + 60
+        while not joined.assigned.is_set():  # the rebalance is over: the worker kept its partition
+            assert time.monotonic() < deadline, "the rebalance never completed"
+            joiner.poll(timeout_ms=200)
+        assert joiner.assignment() == set()
+        joiner.close()
+        joiner = None
+        _produce_links(broker, fleet.links_topic, urls[30:], site.url("/feed.rss"))
+        deadline = time.monotonic() + 120
+        while _committed(broker, group, fleet.links_topic) < 30:
+            assert time.monotonic() < deadline, "the worker never committed past the first links"
+            time.sleep(0.1)
+        fleet.kill("worker-1")  # at once: whatever its commit passed and it had not done is lost
+        fleet.start("worker-2", "worker")
+        try:
+            wait_for_records(fleet.bootstrap, fleet.topic, len(urls), limit_s=180)
+        except AssertionError as late:
+            on_topic = {yaml.safe_load(r.value)["url"] for r in read_topic(fleet.bootstrap, fleet.topic)}
+            raise AssertionError(f"lost: {sorted(set(urls) - on_topic)}") from late
+    finally:
+        if joiner is not None:
+            joiner.close()
+        fleet.stop_all()
