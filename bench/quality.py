@@ -44,7 +44,7 @@ import re
 import sys
 import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -178,17 +178,17 @@ def read_ingest(html: bytes, url: str) -> tuple[Reading, Article | None]:
 
 def read_trafilatura(html: bytes, url: str) -> Reading:
     started = time.process_time()
-    document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    found = trafilatura.bare_extraction(html, url=url, with_metadata=True, as_dict=True)
     spent = time.process_time() - started
-    if document is None:
+    if not isinstance(found, dict):
         return Reading(cpu_s=spent, error="nothing")
-    authors = [a.strip() for a in (document.author or "").split(";") if a.strip()]
+    authors = [a.strip() for a in (found.get("author") or "").split(";") if a.strip()]
     return Reading(
-        body=document.text or "",
-        title=document.title,
+        body=found.get("text") or "",
+        title=found.get("title"),
         authors=authors,
-        published=document.date,
-        language=document.language,
+        published=found.get("date"),
+        language=found.get("language"),
         cpu_s=spent,
     )
 
@@ -269,7 +269,7 @@ class Tally:
     """Sums and counts of one system's scores on one corpus."""
 
     def __init__(self) -> None:
-        self.sums: Counter[str] = Counter()
+        self.sums: defaultdict[str, float] = defaultdict(float)
         self.counts: Counter[str] = Counter()
 
     def add(self, name: str, value: float) -> None:
