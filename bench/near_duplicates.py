@@ -1,15 +1,17 @@
-"""Near-duplicate matching quality and fingerprint speed on a corpus of article bodies.
+"""Near-duplicate matching on edited copies of a corpus's bodies, and its cost at a large window.
 
-    python bench/near_duplicates.py CORPUS_DIR [--thresholds 2,3,4,5,6] [--seed 1]
+    python bench/near_duplicates.py CORPUS_DIR [--shares 0.25,0.35,0.5] [--seed 1] [--window 1000000]
 
 CORPUS_DIR is in the article-extraction-benchmark format; only ``ground-truth.json`` (each id mapped
 to ``{"articleBody": str, "url": str}``) is read. Every body yields positive pairs (the body and a copy
-edited the way syndicated copies are) and every two different bodies a negative pair, once as they
-are and once both wrapped in the same site furniture. A pair counts as matched when an index holding
-the first text returns a match for the second (``NearDuplicateIndex.match``, so the minimum length
-applies). Prints precision, recall and F1 per threshold, recall per kind of edit, the Hamming
-distances behind them, the time ``fingerprint`` takes per article, and the time ``add`` and
-``match`` take in an index of ``--window`` articles.
+edited the way syndicated copies are, on another site) and every two different bodies a negative
+pair, once as they are on two sites and once both wrapped in the same furniture on one site. A pair
+counts as matched when an index holding the first text returns a match for the second
+(``CopyIndex.match``, so the minimum length applies). Prints precision, recall and F1 per
+cross-site containment threshold (``dedup.containment``; the same-site one stays at its default),
+recall per kind of edit, the containments behind them, the time ``sketch`` takes per article, and
+the memory and time of ``add`` and ``match`` in an index of ``--window`` articles. Real syndicated
+pairs are judged by ``bench/quality.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.stages.similar import MIN_WORDS, NearDuplicateIndex, fingerprint  # noqa: E402
+from ingest.stages.copies import (  # noqa: E402
+    DEFAULT_CONTAINMENT_SAME_SITE,
+    MIN_WORDS,
+    CopyIndex,
+    containment,
+    sketch,
+)
 
 WORD = re.compile(r"\w+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -80,6 +88,7 @@ class Pair:
     kind: str
     first: str
     second: str
+    same_site: bool = False
 
 
 def paragraphs(body: str) -> list[str]:
@@ -185,12 +194,12 @@ def build_pairs(bodies: list[str], seed: int) -> tuple[list[Pair], dict[str, int
     padded = [f"{FURNITURE_TOP}\n\n{body}\n\n{FURNITURE_BOTTOM}" for body in bodies]
     for i, j in itertools.combinations(range(len(bodies)), 2):
         pairs.append(Pair(False, "different", bodies[i], bodies[j]))
-        pairs.append(Pair(False, "same-furniture", padded[i], padded[j]))
+        pairs.append(Pair(False, "same-furniture", padded[i], padded[j], same_site=True))
     return pairs, dict(skipped)
 
 
-def matched(threshold: int, first: int, second: int, second_words: int) -> bool:
-    index = NearDuplicateIndex(threshold=threshold)
+def matched(share: float, first: bytes, second: bytes, second_words: int) -> bool:
+    index = CopyIndex(containment=share)
     index.add("first", "first", first, 0.0)
     return index.match(second, words=second_words) is not None
 
@@ -200,60 +209,76 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def time_fingerprints(bodies: list[str], rounds: int = 5) -> list[float]:
+def time_sketches(bodies: list[str], rounds: int = 3) -> list[float]:
     """Microseconds per article, the best of ``rounds`` runs each."""
     best = [float("inf")] * len(bodies)
     for _ in range(rounds):
         for i, body in enumerate(bodies):
             start = time.perf_counter_ns()
-            fingerprint(body)
+            sketch(body, "site.example")
             best[i] = min(best[i], (time.perf_counter_ns() - start) / 1000)
     return best
 
 
-def time_lookups(threshold: int, size: int, seed: int, queries: int = 2000) -> tuple[float, float]:
-    """Microseconds per ``add`` and per ``match`` in an index of ``size`` unrelated articles.
+def rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
-    Unrelated articles' fingerprints are uniformly random bits (the "different" pairs above sit at
-    32 bits apart on average), so random fingerprints stand in for them.
-    """
+
+def time_window(
+    sketches: list[bytes], size: int, seed: int, queries: int = 2000
+) -> tuple[float, float, float]:
+    """Memory per article (bytes of RSS), microseconds per ``add`` and per ``match`` in an index of
+    ``size`` articles: the corpus's real sketches, each under ``size / len(sketches)`` other ids and
+    sites with its values shifted, so they share nothing (unrelated articles, as in a news window)."""
     rng = random.Random(seed)
-    index = NearDuplicateIndex(threshold=threshold)
+    index = CopyIndex()
+    before = rss_kb()
     start = time.perf_counter()
     for i in range(size):
-        index.add(str(i), str(i), rng.getrandbits(64), 0.0)
+        template = sketches[i % len(sketches)]
+        salt = rng.getrandbits(32)
+        values = [(int.from_bytes(template[k : k + 4], "little") ^ salt) for k in range(4, len(template), 4)]
+        body = b"".join(v.to_bytes(4, "little") for v in sorted(values))
+        index.add(str(i), str(i), rng.getrandbits(32).to_bytes(4, "little") + body, float(i))
     added = time.perf_counter()
-    for _ in range(queries):
-        index.match(rng.getrandbits(64), words=MIN_WORDS)
+    memory = (rss_kb() - before) * 1024 / size
+    probes = [sketches[rng.randrange(len(sketches))] for _ in range(queries)]
+    start_match = time.perf_counter()
+    for probe in probes:
+        index.match(probe, words=MIN_WORDS)
     looked_up = time.perf_counter()
-    return (added - start) / size * 1e6, (looked_up - added) / queries * 1e6
+    return memory, (added - start) / size * 1e6, (looked_up - start_match) / queries * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--thresholds", default="2,3,4,5,6", help="comma-separated Hamming thresholds")
+    parser.add_argument("--shares", default="0.25,0.35,0.5", help="comma-separated containment thresholds")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--window", type=int, default=100_000, help="articles in the index for lookup timing")
+    parser.add_argument("--window", type=int, default=1_000_000, help="articles in the index for its cost")
     args = parser.parse_args()
-    thresholds = [int(t) for t in args.thresholds.split(",")]
+    thresholds = [float(t) for t in args.shares.split(",")]
     truth = json.loads((args.corpus / "ground-truth.json").read_text(encoding="utf-8"))
     bodies = [truth[doc_id]["articleBody"] for doc_id in sorted(truth)]
     pairs, skipped = build_pairs(bodies, args.seed)
 
-    cache: dict[str, tuple[int, int]] = {}
-    for pair in pairs:
-        for text in (pair.first, pair.second):
-            if text not in cache:
-                cache[text] = (fingerprint(text), words(text))
-    distances: dict[tuple[bool, str], list[int]] = defaultdict(list)
-    hits: dict[tuple[int, bool, str], int] = defaultdict(int)
+    cache: dict[tuple[str, str], tuple[bytes, int]] = {}
+
+    def sketched(text: str, site: str) -> tuple[bytes, int]:
+        if (text, site) not in cache:
+            cache[text, site] = (sketch(text, site), words(text))
+        return cache[text, site]
+
+    shares: dict[tuple[bool, str], list[float]] = defaultdict(list)
+    hits: dict[tuple[float, bool, str], int] = defaultdict(int)
     totals: dict[tuple[bool, str], int] = defaultdict(int)
     for pair in pairs:
-        (first, _), (second, second_words) = cache[pair.first], cache[pair.second]
+        first, _ = sketched(pair.first, "one.example")
+        second, second_words = sketched(pair.second, "one.example" if pair.same_site else "two.example")
         group = (pair.duplicate, pair.kind)
         totals[group] += 1
-        distances[group].append((first ^ second).bit_count())
+        shares[group].append(containment(first, second))
         for t in thresholds:
             hits[t, *group] += matched(t, first, second, second_words)
 
@@ -274,34 +299,68 @@ def main() -> None:
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / positives
         f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-        print(f"{t:9d} {tp:5d} {fn:5d} {fp:5d} {precision:9.4f} {recall:7.3f} {f1:6.3f}")
+        print(f"{t:9.2f} {tp:5d} {fn:5d} {fp:5d} {precision:9.4f} {recall:7.3f} {f1:6.3f}")
     print()
-    header = " ".join(f"{'<=' + str(t):>6}" for t in thresholds)
-    print(f"{'pairs':<26} {'n':>6} {header}  Hamming distance: median  p10   p90   min")
+    header = " ".join(f"{'>=' + str(t):>6}" for t in thresholds)
+    print(f"{'pairs':<26} {'n':>6} {header}  containment: median  p10   p90   max")
     for group in sorted(totals, key=lambda g: (not g[0], g[1])):
         dup, kind = group
         n = totals[group]
         rates = " ".join(f"{hits[t, dup, kind] / n:6.3f}" for t in thresholds)
-        d = distances[group]
+        d = shares[group]
         label = f"{'duplicate' if dup else 'distinct'}: {kind}"
         spread = (
-            f"{statistics.median(d):6.1f} {percentile(d, 0.1):5.0f} {percentile(d, 0.9):5.0f} {min(d):5d}"
+            f"{statistics.median(d):6.2f} {percentile(d, 0.1):5.2f} {percentile(d, 0.9):5.2f} {max(d):5.2f}"
         )
-        print(f"{label:<26} {n:6d} {rates}  {'':>16}{spread}")
-    print("(duplicate rows: recall; distinct rows: false-match rate)")
+        print(f"{label:<26} {n:6d} {rates}  {'':>11}{spread}")
+    print(
+        "(duplicate rows: recall; distinct rows: false-match rate; same-furniture pairs are of one site,"
+        f" where {DEFAULT_CONTAINMENT_SAME_SITE} is needed whatever the column)"
+    )
     print()
-    micros = time_fingerprints(bodies)
+    editor = Editor(random.Random(args.seed), bodies)
+    index, copies, linked = CopyIndex(), 0, 0
+    for i, body in enumerate(bodies):
+        text, count = sketched(body, f"origin{i}.example")
+        index.add(f"{i}", f"{i}", text, float(i))
+        for n, kind in enumerate(("syndicated", "syndicated+trim", "credit", "headline", "read-more")):
+            edited = editor.edits()[kind](body)
+            if edited is None or count < MIN_WORDS:
+                continue
+            text, words_ = sketched(edited, f"outlet{n}.example")
+            found = index.match(text, words=words_)
+            copies += 1
+            linked += found is not None and found.story_id == f"{i}"
+            index.add(f"{i}-{n}", found.story_id if found else f"{i}-{n}", text, float(i))
+    print(f"every body and up to 5 copies on other sites in one window: {linked} of {copies} copies linked")
+    for same_site in (True, False):
+        index = CopyIndex()
+        merged = 0
+        for i, body in enumerate(bodies):
+            site = "one.example" if same_site else f"site{i}.example"
+            padded, count = sketched(f"{FURNITURE_TOP}\n\n{body}\n\n{FURNITURE_BOTTOM}", site)
+            merged += index.match(padded, words=count) is not None
+            index.add(str(i), str(i), padded, float(i))
+        where = "one site" if same_site else "a site each"
+        print(
+            f"{len(bodies)} different bodies in the same furniture, in one window, {where}: {merged} matched"
+        )
+    print()
+    micros = time_sketches(bodies)
     counts = [words(b) for b in bodies]
     typical = [m for m, c in zip(micros, counts, strict=True) if 400 <= c <= 800]
     print(
-        f"fingerprint (best of 5 runs per article): mean {statistics.fmean(micros):.0f} µs,"
+        f"sketch (best of 3 runs per article): mean {statistics.fmean(micros):.0f} µs,"
         f" p99 {percentile(micros, 0.99):.0f} µs per article"
         f" (median {statistics.median(counts):.0f} words, max {max(counts)});"
         f" 400-800 words: mean {statistics.fmean(typical):.0f} µs over {len(typical)} articles"
     )
-    for t in thresholds:
-        add_us, match_us = time_lookups(t, args.window, args.seed)
-        print(f"index of {args.window} articles, threshold {t}: add {add_us:.1f} µs, match {match_us:.1f} µs")
+    real = [sketched(b, "one.example")[0] for b in bodies if words(b) >= MIN_WORDS]
+    memory, add_us, match_us = time_window(real, args.window, args.seed)
+    print(
+        f"index of {args.window} articles: {memory:.0f} bytes of memory per article,"
+        f" add {add_us:.1f} µs, match {match_us:.1f} µs"
+    )
 
 
 if __name__ == "__main__":

@@ -259,9 +259,21 @@ class DedupSettings(_Section):
     Exact copies (same text under another URL) are always dropped."""
 
     near_duplicates: Literal["link", "drop", "off"] = "link"
-    threshold_bits: int = Field(default=6, ge=0, le=16)
+    # Share of the shorter text's shingles the other must hold: pages of different sites, of one site.
+    containment: float = Field(default=0.35, gt=0, le=1)
+    containment_same_site: float = Field(default=0.8, gt=0, le=1)
     window_days: float = Field(default=7.0, gt=0)
     min_words: int = Field(default=80, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "threshold_bits" in data:
+            raise ValueError(
+                "threshold_bits is no longer read: near-duplicates are matched by the share of text"
+                " they hold in common; set containment (0-1, default 0.35) instead, or remove the key"
+            )
+        return data
 
 
 class LogSettings(_Section):

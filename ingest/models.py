@@ -23,9 +23,9 @@ from ingest.text import valid_text
 
 SCHEMA_VERSION = 1
 
-# A near-duplicate fingerprint as stored: (article id, story id, signed 64-bit fingerprint,
+# A near-duplicate row as stored: (article id, story id, the text's sketch (``ingest.stages.copies``),
 # publication time in epoch seconds).
-FingerprintRow = tuple[str, str, int, float]
+FingerprintRow = tuple[str, str, bytes, float]
 OutcomeKind = Literal["published", "dropped", "dead_lettered", "deferred", "queued"]
 
 
@@ -51,7 +51,7 @@ class Origin(Protocol):
 class Ticket:
     """What one item commits once it ended terminally and its tail was acknowledged: arroyo's
     committable carried on the message. Stages fill it in as they take responsibility for the item
-    (the key once it is claimed, the content hash and fingerprint once they are known); the runner's
+    (the key once it is claimed, the content hash once it is known); the runner's
     one commit step writes it to the state store and then tells the origin. ``holds`` release what
     the item held while in flight (its key, its text), told whether it was committed."""
 
@@ -59,7 +59,6 @@ class Ticket:
     key: str | None = None
     article_id: str = ""
     content_hash: str | None = None
-    fingerprint: FingerprintRow | None = None
     holds: list[Callable[[bool], None]] = field(default_factory=list)
 
 

@@ -182,7 +182,7 @@ class Runner:
     async def _commit(self, ticket: Ticket) -> None:
         """The one commit step: what the item's stages took responsibility for, after the ack."""
         if ticket.key is not None:
-            await self._state.record([ticket.key], ticket.article_id, ticket.content_hash, ticket.fingerprint)
+            await self._state.record([ticket.key], ticket.article_id, ticket.content_hash)
         ticket.origin.committed()
 
 

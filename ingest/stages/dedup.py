@@ -1,15 +1,19 @@
-"""Dedup: by content hash, then by near-duplicate fingerprint, after normalisation.
+"""Dedup: by content hash, then by the share of text copies hold in common, after normalisation.
 
-Exact copies (the same text under another URL) are dropped. Near-duplicates (the same story with
-another headline, intro or site furniture) are linked to the first copy seen (``duplicate_of``,
-shared ``story_id``), or dropped if configured so. Texts in flight are held here (``InFlight``), so
-of two exact copies processed at once the second waits for the first.
+Exact copies (the same text under another URL) are dropped. Near-duplicates (one story carried by
+several outlets, cut and re-framed: ``ingest.stages.copies``) are linked to the copy seen first that
+holds most of the text (``duplicate_of``, shared ``story_id``), or dropped if configured so. Texts in
+flight are held here (``InFlight``), so of two exact copies processed at once the second waits for
+the first.
 
-Matching and registering a fingerprint are one atomic step: in this process, under one lock (the
-read of newer rows, the match and the registration, so of two copies in flight together the
-second always sees the first); across instances, by the store (``register_fingerprint`` succeeds
-only if nobody registered a row since this instance last read, else it reads and matches again).
+Matching and registering a near-duplicate row (the text's sketch) are one atomic step: in this
+process, under one lock (the read of newer rows, the match and the registration, so of two copies
+in flight together the second always sees the first); across instances, by the store
+(``register_fingerprint`` succeeds only if nobody registered a row since this instance last read,
+else it reads and matches again).
 The row is registered when it is matched, not at the ack, so a copy processed meanwhile links to it.
+Texts under ``dedup.min_words`` words are neither matched nor registered; with ``near_duplicates:
+off`` nothing is. The sketch is computed here, on the event loop (about 1 ms for 600 words).
 """
 
 from __future__ import annotations
@@ -21,10 +25,9 @@ from ingest.config import DedupSettings
 from ingest.errors import TransientError
 from ingest.models import Article, Drop, FingerprintRow, Ticket
 from ingest.stages.claim import InFlight, wait_for_owner
-from ingest.stages.similar import NearDuplicateIndex, signed
+from ingest.stages.copies import CopyIndex, site_of, sketch
 from ingest.state import StateStore
 
-_MASK = (1 << 64) - 1  # stored fingerprints are signed 64-bit: back to unsigned for the index
 # Tries to register a fingerprint while other instances register theirs first (each try reads
 # theirs); past this the article is retried later.
 _REGISTER_ATTEMPTS = 100
@@ -41,15 +44,17 @@ def published_time(article: Article) -> float:
 
 
 def fingerprint_row(article: Article) -> FingerprintRow:
-    """The row the state store keeps for an article's fingerprint (signed 64-bit, for SQLite)."""
-    return (article.id, article.story_id, signed(int(article.fingerprint, 16)), published_time(article))
+    """The row the state store keeps for an article's near-duplicate sketch (``ingest.stages.copies``)."""
+    site = site_of(article.canonical_url or article.url)
+    return (article.id, article.story_id, sketch(article.body, site), published_time(article))
 
 
 class Dedup:
     """The dedup stage: the article (linked to its story if a near-duplicate), or a ``Drop``.
 
-    Fills in the ticket: the article id always; the content hash, and the fingerprint row when this
-    stage did not register it already, for an article that passes."""
+    Fills in the ticket: the article id always, and the content hash for an article that passes.
+    Its near-duplicate row is registered here, when it is matched; texts under ``min_words`` words
+    are too short to be matched and have none."""
 
     name = "dedup"
 
@@ -57,7 +62,7 @@ class Dedup:
         self._state = state
         self._settings = settings or DedupSettings()
         self._contents = InFlight()
-        self._index: NearDuplicateIndex | None = None
+        self._index: CopyIndex | None = None
         self._seq = 0  # the last registration (by any instance) the index holds
         self._matching = asyncio.Lock()
 
@@ -66,8 +71,6 @@ class Dedup:
         kept = await self._check(article, ticket)
         if isinstance(kept, Article):
             ticket.content_hash = kept.content_hash
-            if not self._registers(kept):
-                ticket.fingerprint = fingerprint_row(kept)
         return kept
 
     async def _check(self, article: Article, ticket: Ticket) -> Article | Drop:
@@ -85,43 +88,44 @@ class Dedup:
 
     def _registers(self, article: Article) -> bool:
         """Whether the article's fingerprint is registered when it is matched."""
-        return (
-            article.word_count >= MIN_WORDS_FOR_CONTENT_DEDUP
-            and self._settings.near_duplicates != "off"
-            and bool(article.fingerprint)
-        )
+        return self._settings.near_duplicates != "off" and article.word_count >= self._settings.min_words
 
-    async def _near_duplicates(self) -> NearDuplicateIndex:
+    async def _near_duplicates(self) -> CopyIndex:
         """The index of recent fingerprints, loaded from the state store on first use."""
         if self._index is None:
             s = self._settings
             window_s = s.window_days * 86_400
             self._seq = await self._state.fingerprint_seq()  # then rows: none missed between
             rows = await self._state.fingerprints(time.time() - window_s)
-            self._index = NearDuplicateIndex.from_rows(
-                rows, threshold=s.threshold_bits, window_s=window_s, min_words=s.min_words
+            self._index = CopyIndex.from_rows(
+                rows,
+                containment=s.containment,
+                containment_same_site=s.containment_same_site,
+                window_s=window_s,
+                min_words=s.min_words,
             )
         return self._index
 
     async def _link(self, article: Article) -> Article | Drop:
         """Match against every row registered so far, by any instance, and register this one."""
         index = await self._near_duplicates()
-        fp = int(article.fingerprint, 16)
+        own = fingerprint_row(article)
         for _ in range(_REGISTER_ATTEMPTS):
             rows, seq = await self._state.fingerprints_after(self._seq)
             for row in rows:  # registered by other instances since the last look
-                index.add(row[0], row[1], row[2] & _MASK, row[3])
+                index.add(*row)
             self._seq = max(self._seq, seq)
             linked = article
-            match = index.match(fp, words=article.word_count)
+            match = index.match(own[2], words=article.word_count)
             if match is not None and match.article_id != article.id:
                 if self._settings.near_duplicates == "drop":
                     return NEAR_DUPLICATE
                 linked = article.model_copy(
                     update={"duplicate_of": match.article_id, "story_id": match.story_id}
                 )
-            if await self._state.register_fingerprint(fingerprint_row(linked), seq):
+            row = (linked.id, linked.story_id, own[2], own[3])
+            if await self._state.register_fingerprint(row, seq):
                 self._seq = max(self._seq, seq + 1)
-                index.add(linked.id, linked.story_id, fp, published_time(linked))
+                index.add(*row)
                 return linked
         raise TransientError("near-duplicate index: other instances kept registering first", url=article.url)

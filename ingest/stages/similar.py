@@ -1,60 +1,31 @@
-"""Near-duplicate detection: one story republished with another headline, intro or site furniture.
+"""The article's ``fingerprint``: a 64-bit SimHash of its text, published with it.
 
-Exact copies (the same words under another URL) never get here: the dedup stage drops them by
-content hash (``ingest.text.content_hash``). This module finds the copies that differ by a few lines,
-typically a wire story that several outlets republish with their own headline, a reworded first
-paragraph, a "Read more:" link, a credit line, or the last paragraph cut.
+Consumers use it to group versions of one text cheaply (a Hamming distance of a few bits); the
+service's own near-duplicate matching is ``ingest.stages.copies`` (shared text, not a distance).
 
 ``fingerprint`` is a 64-bit SimHash (Charikar, 2002) of the text's word 3-shingles: every distinct
 shingle of case-folded ``\\w+`` tokens is hashed with blake2b to 64 bits, each bit votes for or
 against, and the fingerprint keeps the majority of each bit. Texts sharing most of their shingles get
-fingerprints that differ in few bits, so "near duplicate" becomes "Hamming distance at most k".
-Shingles near the start and the end of the text vote with less weight, because that is where
-syndicated copies differ (see ``fingerprint``). The hash is stable across processes and Python
-versions (no built-in ``hash()``), so fingerprints can be stored and compared later; changing
-``SHINGLE_WORDS``, ``HEAD_RAMP`` or ``TAIL_RAMP`` changes every fingerprint, and stored ones must then
-be recomputed.
-
-``NearDuplicateIndex`` holds the fingerprints of a sliding window of recent articles and finds the
-closest one within k bits. Lookups use the pigeonhole trick: with the 64 bits cut into k + 1 bands,
-two fingerprints within k bits agree exactly on at least one band, so only the articles sharing a
-band with the query are compared.
-
-Precision comes first: a false match hides a different story. Texts shorter than ``min_words`` are
-never matched (short briefs and template series, "Road closed on ...", differ in too few shingles
-for their fingerprints to tell them apart). The default threshold, 6 bits, comes from
-``bench/near_duplicates.py`` on the article-extraction-benchmark bodies: no false match at any of 2 to
-6 bits among 32,580 pairs of different articles (the closest pair was 16 bits apart; 17 with
-identical site furniture around both), and recall on edited copies rising from 0.60 at 3 bits to 0.85
-at 6. Its cost: a lookup in a window of 100,000 articles compares about 1,300 candidates (0.15 to
-0.3 ms, against 5 us at 3 bits), and the index holds about 0.6 kB per article.
+fingerprints that differ in few bits. Shingles near the start and the end of the text vote with less
+weight, because that is where syndicated copies differ (see ``fingerprint``). The hash is stable
+across processes and Python versions (no built-in ``hash()``); changing ``SHINGLE_WORDS``,
+``HEAD_RAMP`` or ``TAIL_RAMP`` changes every fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
-import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 BITS = 64
 SHINGLE_WORDS = 3
-DEFAULT_THRESHOLD = 6
-DEFAULT_WINDOW_S = 7 * 24 * 3600.0
-MIN_WORDS = 80
 NUMBER_BOOST = 2
 # Shingles at the start and at the end of a text over which their weight ramps up to full, and down.
 HEAD_RAMP = 120
 TAIL_RAMP = 60
 
-# A stored row: (article_id, story_id, fingerprint as a signed 64-bit integer, published epoch seconds).
-Row = tuple[str, str, int, float]
-
 _MASK = (1 << BITS) - 1
-_SIGN = 1 << (BITS - 1)
 _WORD = re.compile(r"\w+")
 _DIGIT = re.compile(rb"[0-9]")
 # _BIT_OF[b] maps a byte to 1 when its bit b is set, else to 0 (for bytes.translate).
@@ -137,180 +108,6 @@ def _has_digit(shingle: bytes) -> bool:
     return _DIGIT.search(shingle) is not None
 
 
-def signed(fp: int) -> int:
-    """A 64-bit fingerprint as a signed 64-bit integer (two's complement), as SQLite stores it."""
-    return fp - (1 << BITS) if fp & _SIGN else fp
-
-
 def hamming(a: int, b: int) -> int:
     """The number of bits in which two fingerprints differ."""
     return (a ^ b).bit_count()
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """The closest earlier article: its id, its story's id, and how many bits apart they are."""
-
-    article_id: str
-    story_id: str
-    distance: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    article_id: str
-    story_id: str
-    fingerprint: int
-    published: float
-
-
-def _check(fp: int) -> None:
-    if not 0 <= fp <= _MASK:
-        raise ValueError(f"not a 64-bit fingerprint: {fp}")
-
-
-def _bands(threshold: int) -> tuple[tuple[int, int], ...]:
-    """(shift, mask) of ``threshold + 1`` bands covering the 64 bits, widths differing by one at most."""
-    count = threshold + 1
-    bands: list[tuple[int, int]] = []
-    shift = 0
-    for i in range(count):
-        width = BITS // count + (1 if i < BITS % count else 0)
-        bands.append((shift, (1 << width) - 1))
-        shift += width
-    return tuple(bands)
-
-
-class NearDuplicateIndex:
-    """Fingerprints of the articles published in a recent window, searchable by Hamming distance.
-
-    ``match`` before ``add``: match each new article against the earlier ones, then add it with the
-    story id of its match (or its own id when it matched nothing), so every copy points to the first
-    article of its story. Entries older than ``window_s`` before the newest added publication time are
-    dropped as articles are added; ``expire`` drops them by a clock instead. Not thread-safe.
-    """
-
-    def __init__(
-        self,
-        *,
-        threshold: int = DEFAULT_THRESHOLD,
-        window_s: float = DEFAULT_WINDOW_S,
-        min_words: int = MIN_WORDS,
-    ) -> None:
-        if not 0 <= threshold < BITS:
-            raise ValueError(f"threshold must be between 0 and {BITS - 1} bits, not {threshold}")
-        if not window_s > 0:
-            raise ValueError(f"window_s must be positive, not {window_s}")
-        self.threshold = threshold
-        self.window_s = window_s
-        self.min_words = min_words
-        self._bands = _bands(threshold)
-        # Per band: band value -> {article id: fingerprint} of the articles with that value.
-        self._tables: list[dict[int, dict[str, int]]] = [{} for _ in self._bands]
-        self._entries: dict[str, _Entry] = {}
-        self._by_age: list[tuple[float, str]] = []
-        self._newest = -math.inf
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def match(self, fp: int, *, words: int) -> Match | None:
-        """The closest indexed article within ``threshold`` bits of ``fp``, or None.
-
-        ``words`` is the text's word count (``Article.word_count``): below ``min_words`` nothing
-        matches. Ties go to the earliest published article.
-        """
-        _check(fp)
-        if words < self.min_words:
-            return None
-        best: tuple[int, float, str] | None = None
-        for (shift, mask), table in zip(self._bands, self._tables, strict=True):
-            bucket = table.get((fp >> shift) & mask)
-            if not bucket:
-                continue
-            for article_id, other in bucket.items():
-                distance = (fp ^ other).bit_count()
-                if distance <= self.threshold:
-                    key = (distance, self._entries[article_id].published, article_id)
-                    if best is None or key < best:
-                        best = key
-        if best is None:
-            return None
-        entry = self._entries[best[2]]
-        return Match(entry.article_id, entry.story_id, best[0])
-
-    def add(self, article_id: str, story_id: str, fp: int, published: float) -> None:
-        """Index an article (replacing an earlier entry with the same id), then drop expired ones.
-
-        ``published`` is in epoch seconds. An article already older than the window is not indexed.
-        """
-        _check(fp)
-        self._remove(article_id)
-        self._newest = max(self._newest, published)
-        cutoff = self._newest - self.window_s
-        if published >= cutoff:
-            self._entries[article_id] = _Entry(article_id, story_id, fp, published)
-            for (shift, mask), table in zip(self._bands, self._tables, strict=True):
-                table.setdefault((fp >> shift) & mask, {})[article_id] = fp
-            heapq.heappush(self._by_age, (published, article_id))
-        self._evict(cutoff)
-
-    def expire(self, now: float) -> int:
-        """Drop the articles published more than ``window_s`` before ``now``; returns how many."""
-        return self._evict(now - self.window_s)
-
-    def to_rows(self) -> list[Row]:
-        """Every entry as (article_id, story_id, fingerprint, published), oldest first.
-
-        The fingerprint is stored as a signed 64-bit integer (two's complement) so that it fits an
-        SQLite ``INTEGER``; ``from_rows`` reads it back either way.
-        """
-        entries = sorted(self._entries.values(), key=lambda e: (e.published, e.article_id))
-        return [
-            (
-                e.article_id,
-                e.story_id,
-                signed(e.fingerprint),
-                e.published,
-            )
-            for e in entries
-        ]
-
-    @classmethod
-    def from_rows(
-        cls,
-        rows: Iterable[Row],
-        *,
-        threshold: int = DEFAULT_THRESHOLD,
-        window_s: float = DEFAULT_WINDOW_S,
-        min_words: int = MIN_WORDS,
-    ) -> NearDuplicateIndex:
-        """An index holding ``rows`` as written by ``to_rows`` (signed or unsigned fingerprints)."""
-        index = cls(threshold=threshold, window_s=window_s, min_words=min_words)
-        for article_id, story_id, fp, published in rows:
-            if not -_SIGN <= fp <= _MASK:
-                raise ValueError(f"not a 64-bit fingerprint: {fp}")
-            index.add(article_id, story_id, fp & _MASK, published)
-        return index
-
-    def _remove(self, article_id: str) -> None:
-        entry = self._entries.pop(article_id, None)
-        if entry is None:
-            return
-        for (shift, mask), table in zip(self._bands, self._tables, strict=True):
-            key = (entry.fingerprint >> shift) & mask
-            bucket = table[key]
-            del bucket[article_id]
-            if not bucket:
-                del table[key]
-
-    def _evict(self, cutoff: float) -> int:
-        evicted = 0
-        while self._by_age and self._by_age[0][0] < cutoff:
-            published, article_id = heapq.heappop(self._by_age)
-            entry = self._entries.get(article_id)
-            # A stale heap item: the article was replaced since, with another publication time.
-            if entry is not None and entry.published == published:
-                self._remove(article_id)
-                evicted += 1
-        return evicted

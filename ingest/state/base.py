@@ -77,10 +77,9 @@ class StateStore(Protocol):
         keys: Iterable[str],
         article_id: str,
         content_hash: str | None,
-        fingerprint: FingerprintRow | None = None,
     ) -> None:
-        """Remember ``keys`` (and the content hash, and the near-duplicate fingerprint row) as done.
-        Call only after Kafka acknowledged."""
+        """Remember ``keys`` (and the content hash) as done. Call only after Kafka acknowledged.
+        Near-duplicate rows are registered apart, when matched (``register_fingerprint``)."""
         ...
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:

@@ -6,11 +6,11 @@ Keys, under ``state.key_prefix`` (default ``ingest``):
   it (each sighting renews it, so an entry a feed keeps listing is never published again);
 - ``{p}:content:{hash}`` → the article id that first carried that content, set only if absent, same
   expiry;
-- ``{p}:fp`` (hash: article id → ``story_id fingerprint published``) and ``{p}:fp:time`` (sorted set:
-  article id by publication time): the near-duplicate window; entries older than ``ttl_days`` are
-  removed as new ones are recorded;
-- ``{p}:fp:seq`` (counter) and ``{p}:fp:log`` (sorted set: article id by the counter's value when
-  it was registered): the order in which instances registered fingerprints. A registration is a
+- ``{p}:copies`` (hash: article id → ``story_id published sketch``, the sketch in base64) and
+  ``{p}:copies:time`` (sorted set: article id by publication time): the near-duplicate window;
+  entries older than ``ttl_days`` are removed as new ones are recorded;
+- ``{p}:copies:seq`` (counter) and ``{p}:copies:log`` (sorted set: article id by the counter's value
+  when it was registered): the order in which instances registered near-duplicate rows. A registration is a
   WATCH/MULTI transaction on the counter, so it succeeds only if nobody registered one since the
   instance last read the log: two copies of a story processed at once by two instances are linked;
 - ``{p}:feeds`` (hash: feed URL → the feed's state as JSON).
@@ -21,6 +21,7 @@ without its content hash. Connection failures are transient errors: the entry is
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Awaitable, Iterable
@@ -46,10 +47,10 @@ class RedisStateStore:
         p = settings.key_prefix
         self._seen = f"{p}:seen:"
         self._content = f"{p}:content:"
-        self._fp = f"{p}:fp"
-        self._fp_time = f"{p}:fp:time"
-        self._fp_seq = f"{p}:fp:seq"
-        self._fp_log = f"{p}:fp:log"
+        self._fp = f"{p}:copies"
+        self._fp_time = f"{p}:copies:time"
+        self._fp_seq = f"{p}:copies:seq"
+        self._fp_log = f"{p}:copies:log"
         self._feeds = f"{p}:feeds"
         self._records = 0
 
@@ -102,15 +103,12 @@ class RedisStateStore:
         keys: Iterable[str],
         article_id: str,
         content_hash: str | None,
-        fingerprint: FingerprintRow | None = None,
     ) -> None:
         pipe = self._client.pipeline(transaction=True)
         for key in dict.fromkeys(keys):
             pipe.set(self._seen_key(key), article_id, ex=self._ttl_s, nx=True)
         if content_hash:
             pipe.set(self._content + content_hash, article_id, ex=self._ttl_s, nx=True)
-        if fingerprint is not None:
-            self._add_fingerprint(pipe, fingerprint)
         self._records += 1
         if self._records % _PRUNE_EVERY == 1:
             await self._prune(time.time() - self._ttl_s)
@@ -162,8 +160,8 @@ class RedisStateStore:
         return True
 
     def _add_fingerprint(self, pipe: Any, row: FingerprintRow) -> None:
-        fid, story_id, fp, published = row
-        pipe.hset(self._fp, fid, f"{story_id} {fp} {published!r}")
+        fid, story_id, sketched, published = row
+        pipe.hset(self._fp, fid, f"{story_id} {published!r} {base64.b64encode(sketched).decode()}")
         pipe.zadd(self._fp_time, {fid: published})
 
     async def _rows(self, ids: list[str]) -> list[FingerprintRow]:
@@ -174,8 +172,8 @@ class RedisStateStore:
             for fid, value in zip(chunk, values, strict=True):
                 if value is None:  # removed since the range was read
                     continue
-                story_id, fp, published = value.split(" ")
-                rows.append((fid, story_id, int(fp), float(published)))
+                story_id, published, sketched = value.split(" ")
+                rows.append((fid, story_id, base64.b64decode(sketched), float(published)))
         return rows
 
     async def feed_state(self, url: str) -> FeedState:

@@ -12,7 +12,7 @@ and writes those saved together, once a second: a trip to the database thread co
 the query (about 0.25 ms against 5 us on the project's machine), and a 304 poll needs none.
 
 Kept for ``state.ttl_days``, as in Redis: a seen key after a feed last listed its entry (each
-sighting renews it), a content hash and a fingerprint after they were recorded. Older rows are
+sighting renews it), a content hash and a near-duplicate sketch after they were recorded. Older rows are
 deleted as new ones are recorded, so the file stops growing once the service runs at a steady rate.
 """
 
@@ -47,13 +47,13 @@ CREATE TABLE IF NOT EXISTS content (
     article_id TEXT NOT NULL,
     recorded_at TEXT
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fingerprints (
+CREATE TABLE IF NOT EXISTS copies (
     article_id TEXT PRIMARY KEY,
     story_id TEXT NOT NULL,
-    fingerprint INTEGER NOT NULL,
+    sketch BLOB NOT NULL,
     published REAL NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS fingerprints_published ON fingerprints (published);
+CREATE INDEX IF NOT EXISTS copies_published ON copies (published);
 CREATE TABLE IF NOT EXISTS fingerprint_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL
@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS feed_state (
 """
 _BATCH = 500
 _INSERT_FINGERPRINT = (
-    "INSERT OR REPLACE INTO fingerprints (article_id, story_id, fingerprint, published) VALUES (?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO copies (article_id, story_id, sketch, published) VALUES (?, ?, ?, ?)"
 )
 # Expired rows are deleted once every this many records.
 _PRUNE_EVERY = 1000
@@ -130,7 +130,12 @@ class SqliteStateStore:
         self._thread.shutdown(wait=False)
 
     def _migrate(self) -> None:
-        """Files written before content hashes had a time: give them one (now)."""
+        """Files written before content hashes had a time: give them one (now). Files written when
+        near-duplicates were SimHash fingerprints: those cannot be compared with sketches, so the
+        near-duplicate window starts again."""
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fingerprints'").fetchone():
+            self._db.execute("DROP TABLE fingerprints")
+            self._db.execute("DELETE FROM fingerprint_log")
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(content)")}
         if "recorded_at" not in columns:
             self._db.execute("ALTER TABLE content ADD COLUMN recorded_at TEXT")
@@ -179,13 +184,10 @@ class SqliteStateStore:
         keys: Iterable[str],
         article_id: str,
         content_hash: str | None,
-        fingerprint: FingerprintRow | None = None,
     ) -> None:
-        await self._run(self._record, list(keys), article_id, content_hash, fingerprint)
+        await self._run(self._record, list(keys), article_id, content_hash)
 
-    def _record(
-        self, keys: list[str], article_id: str, content_hash: str | None, fingerprint: FingerprintRow | None
-    ) -> None:
+    def _record(self, keys: list[str], article_id: str, content_hash: str | None) -> None:
         now = _now()
         self._records += 1
         if self._records % _PRUNE_EVERY == 1:
@@ -201,8 +203,6 @@ class SqliteStateStore:
                     "INSERT OR IGNORE INTO content (hash, article_id, recorded_at) VALUES (?, ?, ?)",
                     (content_hash, article_id, now),
                 )
-            if fingerprint is not None:
-                self._db.execute(_INSERT_FINGERPRINT, fingerprint)
 
     def _prune(self, cutoff: datetime) -> None:
         stamp = cutoff.isoformat(timespec="microseconds")
@@ -210,9 +210,9 @@ class SqliteStateStore:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM seen WHERE recorded_at < ?", (stamp,))
             self._db.execute("DELETE FROM content WHERE recorded_at < ?", (stamp,))
-            self._db.execute("DELETE FROM fingerprints WHERE published < ?", (cutoff.timestamp(),))
+            self._db.execute("DELETE FROM copies WHERE published < ?", (cutoff.timestamp(),))
             self._db.execute(
-                "DELETE FROM fingerprint_log WHERE article_id NOT IN (SELECT article_id FROM fingerprints)"
+                "DELETE FROM fingerprint_log WHERE article_id NOT IN (SELECT article_id FROM copies)"
             )
 
     async def fingerprints(self, since: float) -> list[FingerprintRow]:
@@ -220,11 +220,11 @@ class SqliteStateStore:
 
     def _fingerprints(self, since: float) -> list[FingerprintRow]:
         rows = self._db.execute(
-            "SELECT article_id, story_id, fingerprint, published FROM fingerprints"
+            "SELECT article_id, story_id, sketch, published FROM copies"
             " WHERE published >= ? ORDER BY published",
             (since,),
         )
-        return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows]
+        return [(str(a), str(s), bytes(k), float(p)) for a, s, k, p in rows]
 
     async def fingerprint_seq(self) -> int:
         return await self._run(self._fingerprint_seq)
@@ -240,12 +240,12 @@ class SqliteStateStore:
     def _fingerprints_after(self, seq: int) -> tuple[list[FingerprintRow], int]:
         latest = self._fingerprint_seq()
         rows = self._db.execute(
-            "SELECT f.article_id, f.story_id, f.fingerprint, f.published FROM fingerprint_log l"
-            " JOIN fingerprints f ON f.article_id = l.article_id WHERE l.seq > ? AND l.seq <= ?"
+            "SELECT c.article_id, c.story_id, c.sketch, c.published FROM fingerprint_log l"
+            " JOIN copies c ON c.article_id = l.article_id WHERE l.seq > ? AND l.seq <= ?"
             " ORDER BY l.seq",
             (seq, latest),
         )
-        return [(str(a), str(s), int(f), float(p)) for a, s, f, p in rows], max(latest, seq)
+        return [(str(a), str(s), bytes(k), float(p)) for a, s, k, p in rows], max(latest, seq)
 
     async def register_fingerprint(self, row: FingerprintRow, seq: int) -> bool:
         return await self._run(self._register_fingerprint, row, seq)

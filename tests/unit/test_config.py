@@ -107,6 +107,8 @@ def test_non_strict_cidr_is_normalised() -> None:
         ("scheduler:\n  jitter: 0.9\n", "scheduler.jitter"),
         ("scheduler:\n  min_interval_s: 100\n  max_interval_s: 10\n", "scheduler"),
         ("log:\n  level: LOUD\n", "log.level"),
+        ("dedup:\n  containment: 1.5\n", "dedup.containment"),
+        ("dedup:\n  containment_same_site: 0\n", "dedup.containment_same_site"),
         ("feeds:\n  - ftp://news.example.org/feed\n", "feeds.0.url"),
         ("feeds:\n  - url: https://news.example.org/feed\n    interval: -5\n", "feeds.0.interval"),
     ],
@@ -117,6 +119,13 @@ def test_invalid_values_name_the_key(tmp_path: Path, yaml_text: str, key: str) -
     message = str(caught.value)
     assert f"{key}:" in message
     assert caught.value.reason == "config"
+
+
+def test_a_replaced_near_duplicate_key_says_what_replaced_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"dedup: .*threshold_bits is no longer read.*containment"):
+        load_settings(write_config(tmp_path, "dedup:\n  threshold_bits: 6\n"))
+    settings = load_settings(write_config(tmp_path, "dedup:\n  containment: 0.5\n"))
+    assert (settings.dedup.containment, settings.dedup.containment_same_site) == (0.5, 0.8)
 
 
 def test_invalid_value_names_the_environment_variable(tmp_path: Path) -> None:

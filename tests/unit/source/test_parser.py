@@ -521,3 +521,33 @@ def test_real_world_documents_give_entries_or_parse_error(path: Path) -> None:
     assert time.perf_counter() - started < 5.0
     assert all(isinstance(e, FeedEntry) for e in entries)
     assert all(e.key.startswith(("http://", "https://", "guid:")) for e in entries)
+
+
+class _Detector:
+    """chardet's interface, recording what it was asked to read."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def detect(self, data: bytes) -> dict[str, str | None]:
+        self.sizes.append(len(data))
+        return {"encoding": "iso-8859-2"}
+
+
+def test_an_encoding_is_guessed_from_a_prefix_when_the_declared_one_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # chardet, where installed, reads whatever it is given in pure Python: seconds per 100 kB.
+    import feedparser.encodings
+
+    detector = _Detector()
+    monkeypatch.setattr(feedparser.encodings, "chardet", detector)
+    filler = b"<!-- " + b"\xe9" * 200_000 + b" -->"
+    feed = (
+        b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>F</title>" + filler
+        + b"<item><title>Caf\xe9</title><link>https://news.example.org/a</link></item></channel></rss>"
+    )  # fmt: skip
+    entries = parse(feed)
+    assert [e.link for e in entries] == ["https://news.example.org/a"]
+    assert detector.sizes
+    assert max(detector.sizes) <= 4096

@@ -40,20 +40,57 @@ async def _dedup(dedup: Dedup, article: Article, ticket: Ticket | None = None) -
 
 
 async def test_new_content_passes_and_fills_in_the_ticket(state: SqliteStateStore) -> None:
-    article = make_article(LONG_BODY)
+    article = make_article(STORY)
     ticket = make_ticket()
     assert await Dedup(state)(article, ticket) is article
     assert (ticket.article_id, ticket.content_hash) == (article.id, article.content_hash)
-    assert ticket.fingerprint is None  # registered when it was matched, not again at the commit
+    # Its near-duplicate row was registered when it was matched, not at the commit.
+    assert await state.fingerprints(0.0) == [fingerprint_row(article)]
 
 
-async def test_a_text_too_short_to_match_has_its_fingerprint_recorded_at_the_commit(
+async def test_a_text_too_short_to_match_registers_no_row(state: SqliteStateStore) -> None:
+    teaser = make_article(LONG_BODY)
+    assert teaser.word_count < DedupSettings().min_words
+    assert await _dedup(Dedup(state), teaser) is teaser
+    assert await state.fingerprints(0.0) == []
+
+
+async def test_with_near_duplicates_off_nothing_is_registered(state: SqliteStateStore) -> None:
+    dedup = Dedup(state, DedupSettings(near_duplicates="off"))
+    assert isinstance(await _dedup(dedup, _copy(1)), Article)
+    copy = await _dedup(dedup, _copy(2))
+    assert isinstance(copy, Article)
+    assert copy.duplicate_of is None
+    assert await state.fingerprints(0.0) == []
+
+
+async def test_a_partial_copy_on_another_site_is_linked_and_a_restart_keeps_the_window(
     state: SqliteStateStore,
 ) -> None:
-    teaser = make_article("Read more on our website.")
-    ticket = make_ticket()
-    assert await Dedup(state)(teaser, ticket) is teaser
-    assert ticket.fingerprint == fingerprint_row(teaser)
+    original = make_article(STORY, link="https://agency.example/story")
+    first = await _dedup(Dedup(state), original)
+    assert isinstance(first, Article)
+    # Another outlet runs the first half under its own intro; a new process reads the window back.
+    half = " ".join([words(60, seed="courier"), *STORY.split(" ")[:150]])
+    # (The fixtures' articles are from March 2026: a window of years holds them.)
+    restarted = Dedup(state, DedupSettings(window_days=3650))
+    copy = await _dedup(restarted, make_article(half, link="https://courier.example/half"))
+    assert isinstance(copy, Article)
+    assert (copy.duplicate_of, copy.story_id) == (original.id, original.id)
+
+
+async def test_two_pages_of_one_site_need_most_of_the_text_in_common(state: SqliteStateStore) -> None:
+    words_ = STORY.split(" ")
+    dedup = Dedup(state)
+    assert isinstance(await _dedup(dedup, make_article(STORY, link="https://one.example/a")), Article)
+    # Half of the story under as much new text: enough between sites, not within one.
+    mixed = " ".join([*words_[: len(words_) // 2], words(len(words_) // 2, seed="other")])
+    same_site = await _dedup(dedup, make_article(mixed, link="https://www.one.example/b"))
+    assert isinstance(same_site, Article)
+    assert same_site.duplicate_of is None
+    other_site = await _dedup(dedup, make_article(mixed + " More.", link="https://two.example/c"))
+    assert isinstance(other_site, Article)
+    assert other_site.duplicate_of is not None
 
 
 async def test_published_content_is_a_duplicate(state: SqliteStateStore) -> None:

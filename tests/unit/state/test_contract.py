@@ -8,6 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from ingest.models import Validators
 from ingest.state import FeedState, StateStore
 from tests.unit.state.conftest import Backend
+from tests.unit.state.rows import register
+
+# Near-duplicate sketches as the dedup stage writes them (a site tag, then sampled values).
+SKETCH_A = b"\x01\x02\x03\x04" + bytes(range(8))
+SKETCH_B = b"\xff\xfe\xfd\xfc"
+SKETCH_C = bytes(range(256)) * 4
 
 
 async def test_nothing_seen_at_first(store: StateStore) -> None:
@@ -64,21 +70,26 @@ async def test_long_and_unusual_keys(store: StateStore) -> None:
 
 async def test_fingerprints_since_a_time_oldest_first(store: StateStore) -> None:
     now = datetime.now(UTC).timestamp()
-    await store.record(["k3"], "a3", None, ("a3", "a1", -5, now - 10))
-    await store.record(["k1"], "a1", None, ("a1", "a1", 2**63 - 1, now - 300))
-    await store.record(["k2"], "a2", None, ("a2", "a2", -(2**63), now - 100))
+    await store.record(["k3"], "a3", None)
+    await register(store, ("a3", "a1", SKETCH_A, now - 10))
+    await store.record(["k1"], "a1", None)
+    await register(store, ("a1", "a1", SKETCH_B, now - 300))
+    await store.record(["k2"], "a2", None)
+    await register(store, ("a2", "a2", SKETCH_C, now - 100))
     assert await store.fingerprints(now - 200) == [
-        ("a2", "a2", -(2**63), now - 100),
-        ("a3", "a1", -5, now - 10),
+        ("a2", "a2", SKETCH_C, now - 100),
+        ("a3", "a1", SKETCH_A, now - 10),
     ]
     assert [r[0] for r in await store.fingerprints(0.0)] == ["a1", "a2", "a3"]
 
 
 async def test_a_fingerprint_row_is_replaced(store: StateStore) -> None:
     now = datetime.now(UTC).timestamp()
-    await store.record(["k"], "a", None, ("a", "a", 7, now - 50))
-    await store.record(["k"], "a", None, ("a", "b", 9, now - 40))
-    assert await store.fingerprints(0.0) == [("a", "b", 9, now - 40)]
+    await store.record(["k"], "a", None)
+    await register(store, ("a", "a", SKETCH_A, now - 50))
+    await store.record(["k"], "a", None)
+    await register(store, ("a", "b", SKETCH_B, now - 40))
+    assert await store.fingerprints(0.0) == [("a", "b", SKETCH_B, now - 40)]
 
 
 async def test_unknown_feed_has_a_fresh_state(store: StateStore) -> None:
@@ -129,13 +140,14 @@ async def test_feed_state_is_overwritten(store: StateStore) -> None:
 async def test_state_persists_across_reopen(backend: Backend) -> None:
     first = await backend.open()
     now = datetime.now(UTC).timestamp()
-    await first.record(["https://a.example/1"], "id1", "hash1", ("id1", "id1", 42, now))
+    await first.record(["https://a.example/1"], "id1", "hash1")
+    await register(first, ("id1", "id1", SKETCH_A, now))
     await first.save_feed_state(FeedState(url="https://a.example/feed", validators=Validators(etag='"e"')))
     await backend.close(first)
     second = await backend.open()
     assert await second.seen_keys(["https://a.example/1"]) == {"https://a.example/1"}
     assert await second.content_owner("hash1") == "id1"
-    assert await second.fingerprints(0.0) == [("id1", "id1", 42, now)]
+    assert await second.fingerprints(0.0) == [("id1", "id1", SKETCH_A, now)]
     assert (await second.feed_state("https://a.example/feed")).validators.etag == '"e"'
 
 
@@ -153,13 +165,13 @@ async def test_a_fingerprint_registers_only_on_the_latest_sequence(store: StateS
     now = datetime.now(UTC).timestamp()
     assert await store.fingerprint_seq() == 0
     assert await store.fingerprints_after(0) == ([], 0)
-    assert await store.register_fingerprint(("a1", "a1", 2**63 - 1, now), 0)
-    assert not await store.register_fingerprint(("a2", "a2", 5, now), 0)  # a1 came first: look again
+    assert await store.register_fingerprint(("a1", "a1", SKETCH_B, now), 0)
+    assert not await store.register_fingerprint(("a2", "a2", SKETCH_B, now), 0)  # a1 came first: look again
     rows, seq = await store.fingerprints_after(0)
-    assert rows == [("a1", "a1", 2**63 - 1, now)]
+    assert rows == [("a1", "a1", SKETCH_B, now)]
     assert seq == await store.fingerprint_seq() == 1
-    assert await store.register_fingerprint(("a2", "a1", -(2**63), now), seq)
-    assert await store.fingerprints_after(1) == ([("a2", "a1", -(2**63), now)], 2)
+    assert await store.register_fingerprint(("a2", "a1", SKETCH_C, now), seq)
+    assert await store.fingerprints_after(1) == ([("a2", "a1", SKETCH_C, now)], 2)
     assert [r[0] for r in await store.fingerprints(0.0)] == ["a1", "a2"]  # the window holds both
 
 
@@ -168,12 +180,12 @@ async def test_instances_register_fingerprints_one_at_a_time(backend: Backend) -
     one, two = await backend.open(), await backend.open()
     now = datetime.now(UTC).timestamp()
 
-    async def register(store: StateStore, name: str) -> None:
+    async def register_named(store: StateStore, name: str) -> None:
         seq = await store.fingerprint_seq()
-        while not await store.register_fingerprint((name, name, 1, now), seq):
+        while not await store.register_fingerprint((name, name, SKETCH_A, now), seq):
             _, seq = await store.fingerprints_after(seq)
 
-    await asyncio.gather(*(register(one if n % 2 else two, f"a{n}") for n in range(20)))
+    await asyncio.gather(*(register_named(one if n % 2 else two, f"a{n}") for n in range(20)))
     rows, seq = await one.fingerprints_after(0)
     assert seq == 20
     assert sorted(r[0] for r in rows) == sorted(f"a{n}" for n in range(20))
@@ -183,9 +195,9 @@ async def test_the_sequence_never_goes_back_when_old_rows_expire(backend: Backen
     """Rows older than the TTL are deleted as records come; the sequence keeps counting."""
     store = await backend.open()
     long_ago = datetime.now(UTC).timestamp() - 400 * 86400
-    assert await store.register_fingerprint(("old", "old", 1, long_ago), 0)
+    assert await store.register_fingerprint(("old", "old", SKETCH_A, long_ago), 0)
     await store.record(["k"], "other", None)  # the first record deletes what expired
     assert await store.fingerprints(0.0) == []
     assert await store.fingerprint_seq() == 1
     assert await store.fingerprints_after(0) == ([], 1)
-    assert await store.register_fingerprint(("new", "new", 2, datetime.now(UTC).timestamp()), 1)
+    assert await store.register_fingerprint(("new", "new", SKETCH_B, datetime.now(UTC).timestamp()), 1)

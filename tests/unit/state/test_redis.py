@@ -14,6 +14,12 @@ from ingest.errors import FatalError, StateUnavailable
 from ingest.kafka.embedded import free_port
 from ingest.state import RedisStateStore, open_state, redis_store
 from tests.support.redis import running_redis
+from tests.unit.state.rows import register
+
+# Near-duplicate sketches as the dedup stage writes them (a site tag, then sampled values).
+SKETCH_A = b"\x01\x02\x03\x04" + bytes(range(8))
+SKETCH_B = b"\xff\xfe\xfd\xfc"
+SKETCH_C = bytes(range(256)) * 4
 
 
 def settings(url: str, **overrides: object) -> StateSettings:
@@ -59,9 +65,12 @@ async def test_fingerprints_older_than_the_ttl_are_pruned(
     store = await open_state(settings(redis_url, ttl_days=1))
     try:
         now = time.time()
-        await store.record(["old"], "old", None, ("old", "old", 1, now - 3 * 86400))
-        await store.record(["new"], "new", None, ("new", "new", 2, now - 60))
-        await store.record(["newer"], "newer", None, ("newer", "newer", 3, now))  # prunes first
+        await store.record(["old"], "old", None)
+        await register(store, ("old", "old", SKETCH_A, now - 3 * 86400))
+        await store.record(["new"], "new", None)
+        await register(store, ("new", "new", SKETCH_B, now - 60))
+        await store.record(["newer"], "newer", None)
+        await register(store, ("newer", "newer", SKETCH_C, now))  # prunes first
         assert [r[0] for r in await store.fingerprints(0.0)] == ["new", "newer"]
     finally:
         await store.close()

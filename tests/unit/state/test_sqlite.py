@@ -11,6 +11,7 @@ import pytest
 from ingest.config import StateSettings
 from ingest.errors import FatalError
 from ingest.state import SqliteStateStore, open_state, sqlite
+from tests.unit.state.rows import register
 
 
 async def test_open_state_from_url_creates_the_file_and_its_folders(tmp_path: Path) -> None:
@@ -51,11 +52,13 @@ async def test_rows_past_the_ttl_are_deleted_unless_a_feed_still_lists_them(
     store = SqliteStateStore(str(path), ttl_days=10)
     try:
         now = datetime.now(UTC).timestamp()
-        await store.record(["gone", "listed"], "old", "old-hash", ("old", "old", 1, now - 20 * 86400))
+        await store.record(["gone", "listed"], "old", "old-hash")
+        await register(store, ("old", "old", b"\x00\x00\x00\x01", now - 20 * 86400))
         _age(path, "seen", 11)
         _age(path, "content", 11)
         assert await store.seen_keys(["listed"]) == {"listed"}  # a feed lists it again: renewed
-        await store.record(["new"], "new", "new-hash", ("new", "new", 2, now))  # no prune yet
+        await store.record(["new"], "new", "new-hash")
+        await register(store, ("new", "new", b"\x00\x00\x00\x02", now))  # no prune yet
         await store.record(["newer"], "newer", None)  # prunes
         assert await store.seen_keys(["gone", "listed", "new", "newer"]) == {"listed", "new", "newer"}
         assert await store.content_owner("old-hash") is None
@@ -79,6 +82,29 @@ async def test_a_file_from_before_content_times_is_migrated(tmp_path: Path) -> N
         await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM content WHERE recorded_at IS NULL").fetchone()[0] == 0
+
+
+async def test_a_file_from_before_sketches_starts_its_near_duplicate_window_again(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE fingerprints (article_id TEXT PRIMARY KEY, story_id TEXT NOT NULL,"
+            " fingerprint INTEGER NOT NULL, published REAL NOT NULL) WITHOUT ROWID"
+        )
+        db.execute("CREATE TABLE fingerprint_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT)")
+        db.execute("INSERT INTO fingerprints VALUES ('a', 'a', 42, 1.0)")
+        db.execute("INSERT INTO fingerprint_log (article_id) VALUES ('a')")
+    store = SqliteStateStore(str(path))
+    try:
+        assert await store.fingerprints(0.0) == []  # a SimHash cannot be compared with a sketch
+        seq = await store.fingerprint_seq()
+        assert await store.fingerprints_after(0) == ([], seq)
+        assert await store.register_fingerprint(("b", "b", b"\x00\x01\x02\x03", 2.0), seq)
+        assert await store.fingerprints(0.0) == [("b", "b", b"\x00\x01\x02\x03", 2.0)]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fingerprints'").fetchone()
 
 
 async def test_a_second_instance_on_the_same_file_is_refused_until_the_first_closes(tmp_path: Path) -> None:
