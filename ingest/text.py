@@ -58,6 +58,16 @@ _INVALID = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_NOT_TEXT}]")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _WORD = re.compile(r"\w+")
+# Scripts written without spaces between words: each character counts as a word (as word processors
+# count them), so that lengths and shingles mean the same in Chinese or Thai as in English.
+_UNSPACED = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+)
+_WORDS = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
 
 
 def _astral_nonchar(text: str) -> bool:
@@ -118,8 +128,15 @@ def html_to_text(markup: str) -> str:
     return normalise_paragraphs(str(root.text_content()))
 
 
+def words(text: str) -> list[str]:
+    """The case-folded words of ``text``: runs of word characters, and single characters in scripts
+    written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese)."""
+    return _WORDS.findall(text.casefold())
+
+
 def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+    """How many words ``text`` has, counted as ``words`` counts them."""
+    return len(_WORDS.findall(text))
 
 
 def content_hash(text: str) -> str:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-import re
 import sys
 from array import array
 from collections import Counter
@@ -45,6 +44,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tld import get_fld
+
+from ingest.text import words
 
 SHINGLE_WORDS = 5
 SAMPLE = 8  # a shingle is sampled when its hash is 0 modulo this
@@ -60,23 +61,10 @@ MAX_CANDIDATES = 32  # compared per match, those sharing the most keys
 MAX_POSTINGS = 1000  # a key held by more articles than this is a stock phrase, not followed
 FURNITURE_STORIES = 3  # a key held by articles of this many other stories is furniture
 
-_UNSPACED = (
-    "\u0e00-\u0eff"  # Thai, Lao
-    "\u1000-\u109f"  # Myanmar
-    "\u1780-\u17ff"  # Khmer
-    "\u3040-\u30ff"  # Hiragana, Katakana
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
-)
-_WORD = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
 _SITE_BYTES = 4
 _VALUE_MASK = 0xFFFFFFFF
 # A row the state store keeps: (article_id, story_id, sketch, published epoch seconds).
 Row = tuple[str, str, bytes, float]
-
-
-def words(text: str) -> list[str]:
-    """The case-folded words of ``text`` (single characters in scripts written without spaces)."""
-    return _WORD.findall(text.casefold())
 
 
 def site_of(url: str | None) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.text import clean_line, content_hash, html_to_text, normalise_paragraphs, word_count
+from ingest.text import clean_line, content_hash, html_to_text, normalise_paragraphs, word_count, words
 
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\x00\x07\x1b\x7f\x85"
 
@@ -122,3 +122,21 @@ def test_word_count() -> None:
     assert word_count("") == 0
     assert word_count("One, two - three!\n\nFour") == 4
     assert word_count("Straße über 18 Monate") == 4
+
+
+def test_words_are_case_folded_and_unspaced_scripts_count_by_character() -> None:
+    # An article in Chinese or Thai is one or two runs of word characters: by character, its length
+    # means what it means in English (a teaser is short, an article long).
+    assert words("Größe und Maß: 東京 straße ไทย") == [
+        "grösse",
+        "und",
+        "mass",
+        "東",
+        "京",
+        "strasse",
+        "ไ",
+        "ท",
+        "ย",
+    ]
+    assert word_count("日本経済新聞 reports") == 7
+    assert word_count("서울 시민") == 2  # Korean is written with spaces

@@ -20,8 +20,8 @@ from ingest.stages.copies import (
     containment,
     site_of,
     sketch,
-    words,
 )
+from ingest.text import words
 from tests.unit.stages.gazette import (
     ENGLISH_STORIES,
     STORIES,
