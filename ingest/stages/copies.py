@@ -20,10 +20,10 @@ must share most of the shorter text (``containment_same_site``), pages of differ
 few pages that carry it, text held by articles of ``FURNITURE_STORIES`` other stories is furniture
 (or a stock phrase), wherever it appears: the share of such keys among those two texts share is
 taken off their containment. Copies of one story are linked to it, so a story that many outlets
-ran is still held by one story. Sites are registered domains (``bbc.co.uk``),
-from the public suffix list. Texts under ``min_words`` words are neither matched nor kept: short
-briefs and teasers share too few shingles to tell their stories apart, and a teaser is contained
-whole in every page that lists it.
+ran is still held by one story. Sites are registrable domains (``bbc.co.uk``).
+
+Texts under ``min_words`` words are neither matched nor kept: short briefs and teasers share too few
+shingles to tell their stories apart, and a teaser is contained whole in every page that lists it.
 
 Shingles are of case-folded ``\\w+`` words; in scripts written without spaces (Chinese, Japanese,
 Thai, Lao, Khmer, Burmese) each character is a word. Hashes are blake2b, stable across processes and
@@ -43,8 +43,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tld import get_fld
-
 from ingest.text import words
 
 SHINGLE_WORDS = 5
@@ -61,6 +59,10 @@ MAX_CANDIDATES = 32  # compared per match, those sharing the most keys
 MAX_POSTINGS = 1000  # a key held by more articles than this is a stock phrase, not followed
 FURNITURE_STORIES = 3  # a key held by articles of this many other stories is furniture
 
+# Second-level labels under which country domains register names (bbc.co.uk, abc.net.au, gob.mx).
+_SECOND_LEVEL = frozenset(
+    "ac co com edu gob gov govt go ltd me mil ne net nhs nic nom or org plc sch".split()
+)
 _SITE_BYTES = 4
 _VALUE_MASK = 0xFFFFFFFF
 # A row the state store keeps: (article_id, story_id, sketch, published epoch seconds).
@@ -68,18 +70,17 @@ Row = tuple[str, str, bytes, float]
 
 
 def site_of(url: str | None) -> str:
-    """The registered domain of ``url`` (``news.bbc.co.uk`` → ``bbc.co.uk``), from the public suffix
-    list; for a suffix the list does not know, the last two labels; an IP address whole; "" without
-    a host."""
+    """The site of ``url``: its registrable domain, by rule (``news.bbc.co.uk`` → ``bbc.co.uk``,
+    ``edition.cnn.com`` → ``cnn.com``); an IP address whole; "" without a host. The public suffix
+    list would be exact, at some 7 MB of memory in every process."""
     if not url:
         return ""
-    found = get_fld(url, fail_silently=True, fix_protocol=True)
-    if isinstance(found, str) and found:
-        return found.lower()
-    host = (urlsplit(url if "://" in url else f"//{url}").hostname or "").lower()
-    if not host or host.replace(".", "").isdigit() or ":" in host:
+    host = (urlsplit(url if "://" in url else f"//{url}").hostname or "").lower().rstrip(".")
+    if not host or ":" in host or host.replace(".", "").isdigit():
         return host
-    return ".".join(host.split(".")[-2:])
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
 
 
 def _hash(data: bytes, size: int = 8) -> int:

@@ -13,7 +13,8 @@ in flight together the second always sees the first); across instances, by the s
 else it reads and matches again).
 The row is registered when it is matched, not at the ack, so a copy processed meanwhile links to it.
 Texts under ``dedup.min_words`` words are neither matched nor registered; with ``near_duplicates:
-off`` nothing is. The sketch is computed here, on the event loop (about 1 ms for 600 words).
+off`` nothing is. The sketch comes on the ticket from the normalise stage, which made it in a worker
+(about 1 ms for 600 words); an article without one has it made here.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def published_time(article: Article) -> float:
     return (article.published_at or article.discovered_at).timestamp()
 
 
-def fingerprint_row(article: Article) -> FingerprintRow:
-    """The row the state store keeps for an article's near-duplicate sketch (``ingest.stages.copies``)."""
-    site = site_of(article.canonical_url or article.url)
-    return (article.id, article.story_id, sketch(article.body, site), published_time(article))
+def fingerprint_row(article: Article, sketched: bytes | None = None) -> FingerprintRow:
+    """The row the state store keeps for an article's near-duplicate sketch (``ingest.stages.copies``),
+    computed here unless given."""
+    if sketched is None:
+        sketched = sketch(article.body, site_of(article.canonical_url or article.url))
+    return (article.id, article.story_id, sketched, published_time(article))
 
 
 class Dedup:
@@ -84,7 +87,7 @@ class Dedup:
         if not self._registers(article):
             return article
         async with self._matching:
-            return await self._link(article)
+            return await self._link(article, ticket.sketch)
 
     def _registers(self, article: Article) -> bool:
         """Whether the article's fingerprint is registered when it is matched."""
@@ -106,10 +109,10 @@ class Dedup:
             )
         return self._index
 
-    async def _link(self, article: Article) -> Article | Drop:
+    async def _link(self, article: Article, sketched: bytes | None) -> Article | Drop:
         """Match against every row registered so far, by any instance, and register this one."""
         index = await self._near_duplicates()
-        own = fingerprint_row(article)
+        own = fingerprint_row(article, sketched)
         for _ in range(_REGISTER_ATTEMPTS):
             rows, seq = await self._state.fingerprints_after(self._seq)
             for row in rows:  # registered by other instances since the last look

@@ -16,6 +16,7 @@ from ingest.errors import NoContent
 from ingest.models import Article, Extracted, Extraction, FetchedPage, Source, Ticket
 from ingest.models import Dateline as DatelineField
 from ingest.source.entries import entry_for_link
+from ingest.stages.copies import site_of, sketch
 from ingest.stages.extract import extract_page
 from ingest.stages.similar import fingerprint
 from ingest.stages.wire import split_wire_copy
@@ -205,8 +206,15 @@ def normalise(extracted: Extracted) -> Article:
     return article
 
 
+def normalise_and_sketch(extracted: Extracted) -> tuple[Article, bytes]:
+    """``normalise``, and the article's near-duplicate sketch (``ingest.stages.copies``)."""
+    article = normalise(extracted)
+    return article, sketch(article.body, site_of(article.canonical_url or article.url))
+
+
 class Normalise:
-    """The normalise stage: ``normalise`` in the worker pool."""
+    """The normalise stage: ``normalise`` in the worker pool, with the article's near-duplicate
+    sketch, which it leaves on the ticket for the dedup stage (off the event loop)."""
 
     name = "normalise"
 
@@ -214,7 +222,8 @@ class Normalise:
         self._workers = workers
 
     async def __call__(self, extracted: Extracted, ticket: Ticket, /) -> Article:
-        return await self._workers.run(normalise, extracted)
+        article, ticket.sketch = await self._workers.run(normalise_and_sketch, extracted)
+        return article
 
 
 def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:

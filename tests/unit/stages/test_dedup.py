@@ -8,6 +8,7 @@ import pytest
 from ingest.config import DedupSettings
 from ingest.errors import InFlightFailed
 from ingest.models import Article, Drop, Ticket
+from ingest.stages.copies import sketch
 from ingest.stages.dedup import (
     DUPLICATE_CONTENT,
     MIN_WORDS_FOR_CONTENT_DEDUP,
@@ -46,6 +47,17 @@ async def test_new_content_passes_and_fills_in_the_ticket(state: SqliteStateStor
     assert (ticket.article_id, ticket.content_hash) == (article.id, article.content_hash)
     # Its near-duplicate row was registered when it was matched, not at the commit.
     assert await state.fingerprints(0.0) == [fingerprint_row(article)]
+
+
+async def test_the_sketch_the_normalise_stage_left_on_the_ticket_is_registered(
+    state: SqliteStateStore,
+) -> None:
+    article = make_article(STORY)
+    ticket = make_ticket()
+    ticket.sketch = sketch(STORY, "made-in-a-worker.example")
+    assert await Dedup(state)(article, ticket) is article
+    assert await state.fingerprints(0.0) == [fingerprint_row(article, ticket.sketch)]
+    assert fingerprint_row(article, ticket.sketch) != fingerprint_row(article)  # another site's tag
 
 
 async def test_a_text_too_short_to_match_registers_no_row(state: SqliteStateStore) -> None:

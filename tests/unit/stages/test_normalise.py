@@ -5,7 +5,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ingest.models import Article, Extracted, PageMetadata
-from ingest.stages.normalise import MAX_AUTHORS, MAX_SUMMARY_CHARS, build_article, clean_authors, clean_title
+from ingest.stages.copies import site_of, sketch
+from ingest.stages.normalise import (
+    MAX_AUTHORS,
+    MAX_SUMMARY_CHARS,
+    build_article,
+    clean_authors,
+    clean_title,
+    normalise_and_sketch,
+)
 from ingest.text import content_hash
 from ingest.urls import article_id
 from tests.unit.factories import FIXED_TIME, make_entry, make_extracted, make_page
@@ -304,3 +312,9 @@ def test_title_falls_back_from_og_title_to_the_feed_title_to_the_document_title(
 )
 def test_authors_are_person_names_only(names: list[str], expected: list[str]) -> None:
     assert clean_authors(names, ["The Guardian"]) == expected
+
+
+def test_the_worker_sketches_the_article_it_normalised() -> None:
+    extracted = make_extracted(" ".join(f"word{i}" for i in range(200)))
+    article, sketched = normalise_and_sketch(extracted)
+    assert sketched == sketch(article.body, site_of(article.canonical_url))
