@@ -78,9 +78,7 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
     )
     date_hint = None
     if metadata.published_at is None and metadata.published_date is None:
-        # The extensive search also reads the URL and the visible text: where no metadata states a date
-        # (htmldate-eval: 42 pages of 1,000 dated only there), at no cost to the pages that state one.
-        date_hint = find_date(tree, url=url, original_date=True, extensive_search=True)
+        date_hint = find_date(tree, url=url, original_date=True, extensive_search=False)
     merged = replace(
         metadata,
         authors=authors,

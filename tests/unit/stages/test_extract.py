@@ -221,14 +221,6 @@ def test_date_found_in_the_page_when_no_metadata_states_it() -> None:
     assert date_hint == "2026-03-13"
 
 
-def test_date_found_in_the_visible_text_when_neither_metadata_nor_url_states_it() -> None:
-    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
-    body = f"<article><p>Posted on March 13, 2026 by Anna Berg</p>{paragraphs}</article>"
-    _, metadata, date_hint = extract_html(html("", body), "https://x.example/news/a", None)
-    assert metadata.published_date is None
-    assert date_hint == "2026-03-13"  # a day: the page's time of day is not trusted
-
-
 def test_date_only_and_naive_times_are_dates_not_instants() -> None:
     head = '<meta property="article:published_time" content="2026-03-01T09:00:00">'
     _, metadata, _ = extract_html(html(head, "<p>Some text.</p>"), "https://x.example/a", None)
