@@ -78,6 +78,9 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
     )
     date_hint = None
     if metadata.published_at is None and metadata.published_date is None:
+        # Not htmldate's extensive search: on htmldate's own pages it finds the right day on 4% more of
+        # them, but it loads dateparser in every worker (about 43 MB, 2.5 s) and turns a year alone
+        # into 1 January, a day the page never stated.
         date_hint = find_date(tree, url=url, original_date=True, extensive_search=False)
     merged = replace(
         metadata,
