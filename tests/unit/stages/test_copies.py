@@ -51,20 +51,6 @@ def vocabulary_text(rng: random.Random, count: int, prefix: str = "w") -> str:
 # --- words, sites, sketches --------------------------------------------------------------------
 
 
-def test_words_are_case_folded_and_unspaced_scripts_are_split_by_character() -> None:
-    assert words("Größe und Maß: 東京 straße ไทย") == [
-        "grösse",
-        "und",
-        "mass",
-        "東",
-        "京",
-        "strasse",
-        "ไ",
-        "ท",
-        "ย",
-    ]
-
-
 @pytest.mark.parametrize(
     ("url", "site"),
     [
