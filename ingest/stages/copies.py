@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ingest.models import FingerprintRow
 from ingest.text import words
 
 SHINGLE_WORDS = 5
@@ -65,8 +66,6 @@ _SECOND_LEVEL = frozenset(
 )
 _SITE_BYTES = 4
 _VALUE_MASK = 0xFFFFFFFF
-# A row the state store keeps: (article_id, story_id, sketch, published epoch seconds).
-Row = tuple[str, str, bytes, float]
 
 
 def site_of(url: str | None) -> str:
@@ -266,7 +265,7 @@ class CopyIndex:
         """Drop the articles published more than ``window_s`` before ``now``; returns how many."""
         return self._evict(now - self.window_s)
 
-    def to_rows(self) -> list[Row]:
+    def to_rows(self) -> list[FingerprintRow]:
         """Every entry as (article_id, story_id, sketch, published), oldest first."""
         entries = sorted(self._entries.values(), key=lambda e: (e.published, e.article_id))
         return [(e.article_id, e.story_id, e.sketch, e.published) for e in entries]
@@ -274,7 +273,7 @@ class CopyIndex:
     @classmethod
     def from_rows(
         cls,
-        rows: Iterable[Row],
+        rows: Iterable[FingerprintRow],
         *,
         containment: float = DEFAULT_CONTAINMENT,
         containment_same_site: float = DEFAULT_CONTAINMENT_SAME_SITE,
