@@ -21,7 +21,7 @@ from ingest import __version__, build
 STAGES = ("poll", "parse", "claim", "link", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
-METHODS = ("trafilatura", "feed")
+METHODS = ("trafilatura", "json_ld", "readability", "feed")
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 SKIPPED_ENTRIES = ("no_identity", "enclosure_only", "bad_entry")

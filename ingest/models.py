@@ -145,7 +145,7 @@ class Extracted:
     page: FetchedPage
     text: str
     metadata: PageMetadata
-    method: Literal["trafilatura", "feed"]
+    method: Literal["trafilatura", "json_ld", "readability", "feed"]
     fallback_reason: str | None = None
     extractor_version: str | None = None
     fallback_detail: str | None = None  # why the page was not used, for the log
@@ -180,8 +180,9 @@ class Source(_Model):
 class Extraction(_Model):
     """How the body was obtained."""
 
-    method: Literal["trafilatura", "feed"] = Field(
-        description="'trafilatura': extracted from the fetched page; 'feed': the feed's own content."
+    method: Literal["trafilatura", "json_ld", "readability", "feed"] = Field(
+        description="Where the body came from: 'trafilatura' or 'readability', extracted from the fetched "
+        "page by that extractor; 'json_ld', the page's own articleBody; 'feed', the feed's own content."
     )
     extractor_version: str | None = Field(description="Version of the extractor used, if any.")
     fallback_reason: str | None = Field(

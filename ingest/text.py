@@ -104,6 +104,19 @@ def normalise_paragraphs(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+def _parse_fragment(markup: str) -> lxml.html.HtmlElement | None:
+    try:
+        return lxml.html.fragment_fromstring(markup, create_parent="div")
+    except AssertionError:  # lxml asserts on a whole document with no body, or with two
+        pass
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    try:
+        return lxml.html.document_fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment, block elements as paragraphs."""
     if not markup or not markup.strip():
@@ -111,9 +124,8 @@ def html_to_text(markup: str) -> str:
     if "<" not in markup:
         return normalise_paragraphs(markup)
     markup = _XML_ILLEGAL.sub("", markup)
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
+    root = _parse_fragment(markup)
+    if root is None:
         return normalise_paragraphs(re.sub(r"<[^>]*>", " ", markup))
     for bad in root.iter(*_DROP_TAGS):
         bad.drop_tree()

@@ -1,8 +1,9 @@
-"""Extract: body text and metadata of a page with trafilatura, or the feed entry's own content.
+"""Extract: body text and metadata of a page, or the feed entry's own content.
 
 ``extract_page`` is a pure function of the fetched page, run in a worker process by the extract
 stage (``Extract``); whatever the page holds, it costs the service no more than a worker's deadline
-and memory limit. trafilatura extracts the body; the metadata is what the page states
+and memory limit. The body is chosen among several readings of the page (trafilatura's, the page's
+own ``articleBody``, readability's) by ``ingest.stages.readings``; the metadata is what the page states
 (``ingest.stages.metadata``). trafilatura's costlier searches of the page run only for what the page
 does not state: a byline when no author is named, a date (htmldate) when no publication date is.
 A page that failed, was not fetched, or holds no text falls back to the feed's own content.
@@ -11,31 +12,34 @@ A page that failed, was not fetched, or holds no text falls back to the feed's o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 import lxml.html
 import trafilatura
 from htmldate import find_date
+from lxml.html import HtmlElement
 from trafilatura import metadata as trafilatura_metadata
+from trafilatura.utils import decode_file
 
 from ingest.errors import IngestError, NoContent, ParseError, PermanentError, TransientError
 from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, Ticket
 from ingest.stages.language import detect_language, warm_up
-from ingest.stages.metadata import page_metadata, parse_timestamp
+from ingest.stages.metadata import article_body, page_metadata, parse_timestamp
+from ingest.stages.readings import EXTRACTOR_VERSIONS, THIN_WORDS, Method, Reading, choose_body
 from ingest.text import html_to_text, word_count
 from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-TRAFILATURA_VERSION: str = getattr(trafilatura, "__version__", "unknown")
 # A page whose text is much shorter than the feed's own full content is likely a teaser or paywall.
 _SHORT_PAGE_WORDS = 150
 _EXTRACTION: dict[str, Any] = {"include_comments": False, "include_tables": True, "deduplicate": False}
-# Below this many words, a precision-mode extraction is checked against the default mode's, which
-# replaces it when the precision text is under this fraction of the default text's length.
-_THIN_WORDS = 100
+# Without an independent reading, a thin precision text gives way to the default mode's when it is
+# under this fraction of the default text's length.
 _THIN_RATIO = 0.6
 
 
@@ -51,8 +55,12 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
     return body  # trafilatura sniffs the encoding
 
 
-def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, PageMetadata, str | None]:
-    """Extract (text, metadata, a date found in the page) from a page. Text lines are paragraphs.
+def extract_html(
+    body: bytes, url: str, content_type: str | None
+) -> tuple[str, PageMetadata, str | None, Method]:
+    """Extract (text, metadata, a date found in the page, the extractor whose reading is the text)
+    from a page. Text lines are paragraphs; the text is chosen among several readings
+    (``ingest.stages.readings``).
 
     The metadata is the page's own (meta tags, JSON-LD); trafilatura's costlier searches run only for
     what the page does not state: its byline search when no author is named, htmldate when no
@@ -70,9 +78,12 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
             raise ParseError(f"cannot parse HTML: {exc}", url=url) from exc
     metadata = page_metadata(tree)
     document = trafilatura.bare_extraction(tree, url=url, favor_precision=True, fast=True, **_EXTRACTION)
-    text = _recall_if_thin(_as_dict(document).get("text") or "", markup, url)
-    if document is None and not text:
-        return "", metadata, None
+    fast = str(_as_dict(document).get("text") or "")
+    more = partial(_more_readings, markup, url, tree, fast)  # taken only where the page needs them
+    chosen = choose_body(fast, decode_file(markup), more, _by_length)
+    text = chosen.text
+    if not text:
+        return "", metadata, None, chosen.method
     authors = metadata.authors or tuple(
         a.strip() for a in (trafilatura_metadata.extract_author(tree) or "").split(";") if a.strip()
     )
@@ -87,7 +98,7 @@ def extract_html(body: bytes, url: str, content_type: str | None) -> tuple[str, 
         authors=authors,
         language=detect_language(text, metadata.language),
     )
-    return text, merged, date_hint
+    return text, merged, date_hint, chosen.method
 
 
 def _as_dict(document: Any) -> dict[str, Any]:
@@ -96,21 +107,32 @@ def _as_dict(document: Any) -> dict[str, Any]:
     return dict(document.as_dict() if hasattr(document, "as_dict") else document)
 
 
-def _recall_if_thin(text: str, markup: str | bytes, url: str) -> str:
-    """The fast precision pass keeps boilerplate out but sometimes misses the body altogether. When
-    it found little: ask trafilatura's second opinions (readability, jusText), still in precision
-    mode, and keep their text if longer; if that is still little, extract in the default balance and
-    keep that if it is substantially longer."""
-    if word_count(text) >= _THIN_WORDS:
+def _more_readings(markup: str | bytes, url: str, tree: HtmlElement, fast: str) -> list[Reading]:
+    """The costlier readings, in order of preference: trafilatura's full precision pass (with its
+    readability and jusText second opinions, which matter only where the fast pass found little),
+    its default balance, the page's ``articleBody``."""
+    readings = []
+    if word_count(fast) < THIN_WORDS:
+        precise = _as_dict(trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION))
+        readings.append(Reading("trafilatura", str(precise.get("text") or "")))
+    balanced = _as_dict(trafilatura.bare_extraction(markup, url=url, with_metadata=False, **_EXTRACTION))
+    readings.append(Reading("trafilatura", str(balanced.get("text") or "")))
+    readings.append(Reading("json_ld", article_body(tree)))
+    return readings
+
+
+def _by_length(readings: Sequence[Reading]) -> str:
+    """Without an independent reading to judge by: the fast precision text unless it is thin, then
+    the full precision text if longer, then the default balance's if substantially longer."""
+    text = readings[0].text
+    if word_count(text) >= THIN_WORDS:
         return text
-    precise = _as_dict(trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION))
-    if len(precise.get("text") or "") > len(text):
-        text = str(precise["text"])
-        if word_count(text) >= _THIN_WORDS:
+    precise, balanced = readings[1].text, readings[2].text
+    if len(precise) > len(text):
+        text = precise
+        if word_count(text) >= THIN_WORDS:
             return text
-    again = trafilatura.bare_extraction(markup, url=url, with_metadata=False, **_EXTRACTION)
-    fuller = str(_as_dict(again).get("text") or "")
-    return fuller if len(text) < _THIN_RATIO * len(fuller) else text
+    return balanced if len(text) < _THIN_RATIO * len(balanced) else text
 
 
 def feed_text(entry: FeedEntry) -> str:
@@ -136,7 +158,13 @@ def from_feed(
     )
 
 
-def choose(page: FetchedPage, text: str, metadata: PageMetadata, date_hint: str | None) -> Extracted:
+def choose(
+    page: FetchedPage,
+    text: str,
+    metadata: PageMetadata,
+    date_hint: str | None,
+    method: Method = "trafilatura",
+) -> Extracted:
     """The page's extraction, unless it is empty or much thinner than the feed's own full content."""
     if date_hint and metadata.published_at is None and metadata.published_date is None:
         stated = parse_timestamp(date_hint)
@@ -153,8 +181,8 @@ def choose(page: FetchedPage, text: str, metadata: PageMetadata, date_hint: str 
         page=page,
         text=text,
         metadata=metadata,
-        method="trafilatura",
-        extractor_version=TRAFILATURA_VERSION,
+        method=method,
+        extractor_version=EXTRACTOR_VERSIONS[method],
     )
 
 
@@ -168,10 +196,10 @@ def extract_page(page: FetchedPage) -> Extracted:
         why = sent.error.reason if sent.error else "not_fetched"
         return from_feed(page, why, detail=str(sent.error) if sent.error else None)
     try:
-        text, metadata, date_hint = extract_html(sent.body, sent.url, sent.content_type)
+        text, metadata, date_hint, method = extract_html(sent.body, sent.url, sent.content_type)
     except PermanentError as exc:
         return from_feed(page, exc.reason, detail=str(exc))
-    return choose(page, text, metadata, date_hint)
+    return choose(page, text, metadata, date_hint, method)
 
 
 class Extract:

@@ -15,6 +15,7 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from ingest.models import PageMetadata
+from ingest.text import html_to_text
 
 _ARTICLE_TYPES = {
     "article",
@@ -210,3 +211,14 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
         canonical_url=canonical,
         tags=tuple(_keywords(article, meta)),
     )
+
+
+def article_body(tree: HtmlElement) -> str:
+    """The body text the page states in its JSON-LD (``articleBody`` of its longest article object),
+    as paragraphs; empty when it states none."""
+    bodies = [
+        html_to_text(o["articleBody"])
+        for o in _jsonld_objects(tree)
+        if _is_article(o) and isinstance(o.get("articleBody"), str)
+    ]
+    return max(bodies, key=len, default="")

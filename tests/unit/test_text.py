@@ -140,3 +140,15 @@ def test_words_are_case_folded_and_unspaced_scripts_count_by_character() -> None
     ]
     assert word_count("日本経済新聞 reports") == 7
     assert word_count("서울 시민") == 2  # Korean is written with spaces
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("<html></html>", ""),
+        ("<html><body><p>a</p></body><body><p>b</p></body></html>", "a\n\nb"),
+        ("<html><head><title>T</title></head></html>", "T"),
+    ],
+)
+def test_html_to_text_reads_whole_documents_lxml_will_not_take_as_fragments(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from ingest.errors import ClientError, NoContent, ParseError, ServerError
 from ingest.models import Article, PageMetadata
-from ingest.stages.extract import TRAFILATURA_VERSION, choose, extract_html, extract_page, from_feed
+from ingest.stages.extract import choose, extract_html, extract_page, from_feed
 from ingest.stages.metadata import language_code, parse_timestamp
 from ingest.stages.normalise import build_article
+from ingest.stages.readings import EXTRACTOR_VERSIONS
 from ingest.urls import canonicalize
 from tests.unit.factories import DATA, make_entry, make_page, words
 
@@ -60,7 +61,7 @@ def test_site_articles(path: str) -> None:
     for chrome in expected["must_not_contain"]:
         assert chrome not in article.body
     assert article.extraction.method == "trafilatura"
-    assert article.extraction.extractor_version == TRAFILATURA_VERSION
+    assert article.extraction.extractor_version == EXTRACTOR_VERSIONS["trafilatura"]
     assert article.canonical_url == canonicalize(BASE + path)
     assert not article.body.startswith(expected["title"])
     assert article.word_count > 100
@@ -68,7 +69,7 @@ def test_site_articles(path: str) -> None:
 
 def test_site_article_metadata() -> None:
     path = "/articles/council-budget.html"
-    text, metadata, date_hint = extract_html(site_page(path), BASE + path, "text/html; charset=utf-8")
+    text, metadata, date_hint, _ = extract_html(site_page(path), BASE + path, "text/html; charset=utf-8")
     assert metadata.title == "Council approves 412 million euro budget after late-night vote"
     assert metadata.site_name == "The Harbour Gazette"
     assert metadata.canonical_url == BASE + path
@@ -166,7 +167,7 @@ def test_metadata_from_json_ld_graph() -> None:
         '<meta property="og:locale" content="fr_FR"><meta property="og:image" content="https://x.example/i.jpg">'
     )
     paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
-    _, metadata, _ = extract_html(
+    _, metadata, _, _ = extract_html(
         html(head, f"<article>{paragraphs}</article>", lang=None), "https://x.example/a", None
     )
     assert metadata.title == "Graph headline"
@@ -185,7 +186,9 @@ def test_json_ld_author_by_reference_and_raw_line_breaks() -> None:
     )
     head = f'<script type="application/ld+json">{graph}</script>'
     paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
-    _, metadata, _ = extract_html(html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None)
+    _, metadata, _, _ = extract_html(
+        html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None
+    )
     assert metadata.authors == ("Ada Byron",)
     assert metadata.title == "A story\nin two lines"
 
@@ -199,7 +202,9 @@ def test_authors_tags_and_site_from_meta_tags() -> None:
         '<meta name="twitter:site" content="@gazette">'
     )
     paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
-    _, metadata, _ = extract_html(html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None)
+    _, metadata, _, _ = extract_html(
+        html(head, f"<article>{paragraphs}</article>"), "https://x.example/a", None
+    )
     assert metadata.authors == ("Ada Byron; Grace Hopper",)  # split into names by normalisation
     assert metadata.tags == ("harbour", "strike", "Business")
     assert metadata.site_name == "gazette"
@@ -208,14 +213,14 @@ def test_authors_tags_and_site_from_meta_tags() -> None:
 def test_byline_in_the_page_when_no_metadata_names_the_author() -> None:
     paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
     body = f'<article><p class="byline">By <span class="author">Maren Ostby</span></p>{paragraphs}</article>'
-    _, metadata, _ = extract_html(html("", body), "https://x.example/a", None)
+    _, metadata, _, _ = extract_html(html("", body), "https://x.example/a", None)
     assert metadata.authors == ("Maren Ostby",)
 
 
 def test_date_found_in_the_page_when_no_metadata_states_it() -> None:
     paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
     body = f'<article><time datetime="2026-03-13">13 March 2026</time>{paragraphs}</article>'
-    _, metadata, date_hint = extract_html(html("", body), "https://x.example/2026/03/13/a", None)
+    _, metadata, date_hint, _ = extract_html(html("", body), "https://x.example/2026/03/13/a", None)
     assert metadata.published_at is None
     assert metadata.published_date is None
     assert date_hint == "2026-03-13"
@@ -223,7 +228,7 @@ def test_date_found_in_the_page_when_no_metadata_states_it() -> None:
 
 def test_date_only_and_naive_times_are_dates_not_instants() -> None:
     head = '<meta property="article:published_time" content="2026-03-01T09:00:00">'
-    _, metadata, _ = extract_html(html(head, "<p>Some text.</p>"), "https://x.example/a", None)
+    _, metadata, _, _ = extract_html(html(head, "<p>Some text.</p>"), "https://x.example/a", None)
     assert metadata.published_at is None
     assert metadata.published_date == date(2026, 3, 1)
 
@@ -231,7 +236,7 @@ def test_date_only_and_naive_times_are_dates_not_instants() -> None:
 def test_charset_from_content_type_is_used() -> None:
     story = "<p>Café Müller schließt nach neunzig Jahren am Hafen.</p>"
     body = f"<html><body><article>{story}</article></body></html>"
-    text, _, _ = extract_html(
+    text, _, _, _ = extract_html(
         body.encode("iso-8859-1"), "https://x.example/a", "text/html; charset=ISO-8859-1"
     )
     assert "Café Müller schließt" in text
@@ -239,7 +244,7 @@ def test_charset_from_content_type_is_used() -> None:
 
 def test_unknown_charset_falls_back_to_sniffing() -> None:
     body = "<html><body><article><p>Grüße aus Köln.</p></article></body></html>".encode()
-    text, _, _ = extract_html(body, "https://x.example/a", "text/html; charset=x-unknown")
+    text, _, _, _ = extract_html(body, "https://x.example/a", "text/html; charset=x-unknown")
     assert "Grüße aus Köln." in text
 
 
@@ -251,7 +256,7 @@ def test_empty_page_is_a_parse_error(body: bytes) -> None:
 
 
 def test_page_without_text() -> None:
-    text, _, _ = extract_html(html(body=""), "https://x.example/a", "text/html")
+    text, _, _, _ = extract_html(html(body=""), "https://x.example/a", "text/html")
     assert text == ""
 
 
@@ -297,7 +302,7 @@ def test_choose_keeps_the_page_text() -> None:
     extracted = choose(page, text, PageMetadata(title="T"), None)
     assert extracted.method == "trafilatura"
     assert extracted.text == text
-    assert extracted.extractor_version == TRAFILATURA_VERSION
+    assert extracted.extractor_version == EXTRACTOR_VERSIONS["trafilatura"]
     assert extracted.fallback_reason is None
 
 
@@ -373,7 +378,7 @@ _PAGE_PIECES = st.sampled_from(
 def test_extract_html_returns_or_raises_parse_error(parts: list[str], content_type: str | None) -> None:
     body = "".join(parts).encode("utf-8", "surrogatepass")
     try:
-        text, metadata, _ = extract_html(body, "https://x.example/a", content_type)
+        text, metadata, _, _ = extract_html(body, "https://x.example/a", content_type)
     except ParseError:
         return
     assert isinstance(text, str)
