@@ -124,8 +124,9 @@ class FetchedPage:
 class PageMetadata:
     """What extraction found on a page (or in the feed entry), before normalisation."""
 
-    title: str | None = None
+    title: str | None = None  # og:title or the JSON-LD headline
     document_title: str | None = None  # the page's <title>: last resort, it often carries the site name
+    headings: tuple[str, ...] = ()  # the page's first <h1> elements: the headline, or the site's logo
     authors: tuple[str, ...] = ()
     published_at: datetime | None = None
     updated_at: datetime | None = None

@@ -32,6 +32,8 @@ _ARTICLE_TYPES = {
 }
 _LANG = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
 _MAX_JSONLD_BYTES = 512 * 1024
+_MAX_HEADINGS = 3
+_MAX_HEADING_CHARS = 1000
 
 
 def parse_timestamp(value: Any) -> datetime | date | None:
@@ -194,12 +196,16 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
         (el.get("href") for el in tree.iter("link") if (el.get("rel") or "").lower() == "canonical"),
         None,
     )
-    h1 = next(tree.iter("h1"), None)
     headline = article.get("headline") if isinstance(article.get("headline"), str) else None
     document_title = next(tree.iter("title"), None)
+    headings = (
+        h.text_content().strip()[:_MAX_HEADING_CHARS]
+        for _, h in zip(range(_MAX_HEADINGS), tree.iter("h1"), strict=False)
+    )
     return PageMetadata(
-        title=_first(meta, "og:title") or headline or (h1.text_content().strip() if h1 is not None else None),
+        title=_first(meta, "og:title") or headline,
         document_title=document_title.text_content().strip() if document_title is not None else None,
+        headings=tuple(h for h in headings if h),
         authors=tuple(_person_names(article.get("author"), graph) or _meta_authors(meta)),
         published_at=published if isinstance(published, datetime) else None,
         updated_at=updated if isinstance(updated, datetime) else None,

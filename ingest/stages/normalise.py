@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from ingest.errors import NoContent
-from ingest.models import Article, Extracted, Extraction, FetchedPage, Source, Ticket
+from ingest.models import Article, Extracted, Extraction, FetchedPage, PageMetadata, Source, Ticket
 from ingest.models import Dateline as DatelineField
 from ingest.source.entries import entry_for_link
 from ingest.stages.copies import site_of, sketch
@@ -30,7 +30,8 @@ MAX_AUTHORS = 20
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_BODY_CHARS = 200_000
-_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ")
+_SEPARATORS = (" | ", " -- ", " - ", " – ", " — ", " :: ", " · ", " » ")
+_MAX_SITE_WORDS = 4
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"})
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\||\band\b|&|\bund\b|\bet\b|\by\b|\be\b)\s*")
 _PARTICLES = frozenset(
@@ -52,11 +53,13 @@ def _loose(text: str) -> str:
 
 
 def clean_title(title: str | None, site_names: Iterable[str | None]) -> str | None:
-    """The headline without a site-name suffix or prefix (" | Site", "Site: ")."""
+    """The headline without a site-name suffix or prefix (" | Site", "Site: ", or a name of
+    several words glued to its end: "…la InfantaUltima Hora Mallorca")."""
     if not title:
         return None
     title = clean_line(title)
-    names = {_loose(n) for n in site_names if n and _loose(n)}
+    raw_names = [clean_line(n) for n in site_names if n]
+    names = {_loose(n) for n in raw_names if _loose(n)}
     if names:
         for sep in (*_SEPARATORS, ": "):
             head, found, tail = title.rpartition(sep)
@@ -67,7 +70,49 @@ def clean_title(title: str | None, site_names: Iterable[str | None]) -> str | No
             if found and tail and _loose(head) in names:
                 title = tail.strip()
                 break
+        for name in raw_names:
+            head = title[: len(title) - len(name)]
+            if " " in name and title.casefold().endswith(name.casefold()) and len(head.split()) >= 3:
+                title = head.rstrip(" |-–—:·»")
+                break
     return title[:MAX_TITLE_CHARS] or None
+
+
+def title_site_name(document_title: str | None) -> str | None:
+    """The site's name as a page's <title> states it: the shorter end of "Headline | Site" (or
+    "Site - Headline"), at most four words, when the other end is longer."""
+    if not document_title:
+        return None
+    for sep in _SEPARATORS:
+        parts = [p.strip() for p in document_title.split(sep)]
+        if len(parts) < 2:
+            continue
+        first, last = parts[0], parts[-1]
+        shorter, longer = (last, first) if len(last.split()) <= len(first.split()) else (first, last)
+        if shorter and len(shorter.split()) <= _MAX_SITE_WORDS and len(longer.split()) > len(shorter.split()):
+            return shorter
+        return None
+    return None
+
+
+def _names_site(text: str, site_names: Iterable[str | None]) -> bool:
+    """Whether a heading is the site's name (its logo), or the start or end of one."""
+    key = _loose(text)
+    return bool(key) and any(
+        n and (_loose(n) == key or _loose(n).startswith(key) or _loose(n).endswith(key)) for n in site_names
+    )
+
+
+def headline(meta: PageMetadata, entry_title: str | None, site_names: tuple[str | None, ...]) -> str | None:
+    """The headline in order of trust: og:title or the JSON-LD headline, the feed's title, the
+    page's first <h1> that does not name the site, its <title>."""
+    heading = next((h for h in meta.headings if not _names_site(h, site_names)), None)
+    return (
+        clean_title(meta.title, site_names)
+        or clean_title(entry_title, site_names)
+        or clean_title(heading, site_names)
+        or clean_title(meta.document_title, site_names)
+    )
 
 
 def _person_name(candidate: str) -> bool:
@@ -101,14 +146,13 @@ def clean_authors(names: Iterable[str], site_names: Iterable[str | None]) -> lis
     return list(seen.values())[:MAX_AUTHORS]
 
 
-def _body(text: str, title: str | None) -> str:
-    """Clean paragraphs, without a leading copy of the headline, at most ``MAX_BODY_CHARS`` long
-    (cut at a paragraph boundary where there is one)."""
+def _body(text: str, headlines: Iterable[str | None]) -> str:
+    """Clean paragraphs, without a leading copy of a headline the page or feed states, at most
+    ``MAX_BODY_CHARS`` long (cut at a paragraph boundary where there is one)."""
     body = normalise_paragraphs(text)
-    if title:
-        first, _, rest = body.partition("\n\n")
-        if rest and _loose(first) == _loose(title):
-            body = rest
+    first, _, rest = body.partition("\n\n")
+    if rest and _loose(first) in {_loose(h) for h in headlines if h}:
+        body = rest
     if len(body) > MAX_BODY_CHARS:
         cut = body.rfind("\n\n", 0, MAX_BODY_CHARS)
         body = body[: cut if cut > 0 else MAX_BODY_CHARS]
@@ -145,15 +189,17 @@ def build_article(extracted: Extracted) -> Article:
     entry = page.entry
     now = datetime.now(UTC)
     domain = domain_of(entry.link or entry.feed_url)
-    site_names = (meta.site_name, domain, _domain_label(domain), entry.feed_title)
-    # The headline in order of trust: og:title / JSON-LD headline / h1, the feed's title, <title>.
-    title = (
-        clean_title(meta.title, site_names)
-        or clean_title(entry.title, site_names)
-        or clean_title(meta.document_title, site_names)
+    site_names = (
+        meta.site_name,
+        domain,
+        _domain_label(domain),
+        entry.feed_title,
+        title_site_name(meta.document_title),
     )
+    title = headline(meta, entry.title, site_names)
+    stated = (title, meta.title, entry.title, *meta.headings, clean_title(meta.document_title, site_names))
     bylines = meta.authors or entry.authors
-    wire = split_wire_copy(_body(extracted.text, title), title=title, byline=bylines)
+    wire = split_wire_copy(_body(extracted.text, stated), title=title, byline=bylines)
     body = wire.body
     summary = meta.description or entry.summary
     published_at = _not_future(meta.published_at or entry.published_at, now)

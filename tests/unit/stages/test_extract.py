@@ -438,3 +438,11 @@ def test_a_failed_page_falls_back_and_says_why() -> None:
     extracted = extract_page(failed)
     assert (extracted.method, extracted.fallback_reason) == ("feed", "http_404")
     assert extracted.fallback_detail == "HTTP 404"
+
+
+def test_the_pages_headings_are_kept_apart_from_its_stated_headline() -> None:
+    head = '<meta property="og:title" content="Storm hits the coast">'
+    body = "<h1>Harbour Gazette</h1><article><h1>Storm hits the coast</h1><p>Text.</p></article>"
+    _, metadata, _, _ = extract_html(html(head, body), "https://x.example/a", None)
+    assert metadata.title == "Storm hits the coast"
+    assert metadata.headings == ("Harbour Gazette", "Storm hits the coast")

@@ -39,6 +39,10 @@ SITE = "The Harbour Gazette"
         # only the site-name part goes
         ("Q&A - Mayor speaks | The Harbour Gazette", "Q&A - Mayor speaks"),
         ("The Harbour Gazette", "The Harbour Gazette"),
+        ("Storm hits coast -- The Harbour Gazette", "Storm hits coast"),
+        # a name of several words glued to the headline's end
+        ("Storm hits the coast tonightThe Harbour Gazette", "Storm hits the coast tonight"),
+        ("Gazette", "Gazette"),
     ],
 )
 def test_clean_title(title: str, expected: str) -> None:
@@ -253,7 +257,7 @@ def test_fields_are_capped() -> None:
 
     paragraph = "word " * 1000
     text = "\n".join([paragraph] * 100)  # about 500,000 characters
-    body = normalise._body(text, None)
+    body = normalise._body(text, ())
     assert len(body) <= normalise.MAX_BODY_CHARS
     assert body.endswith("word")  # cut between paragraphs, not inside one
     tags = normalise._tags(tuple(f"tag {i}" for i in range(500)), ("x" * 1000,))
@@ -276,6 +280,62 @@ def test_domain_label(domain: str, label: str) -> None:
     from ingest.stages.normalise import _domain_label
 
     assert _domain_label(domain) == label
+
+
+@pytest.mark.parametrize(
+    ("document_title", "site"),
+    [
+        ("Storm hits the coast tonight | The Harbour Gazette", "The Harbour Gazette"),
+        ("Gazette - Storm hits the coast tonight", "Gazette"),
+        ("Storm hits the coast » Local » News » Harbour Gazette Online", "Harbour Gazette Online"),
+        ("Storm hits coast | The Harbour Gazette", None),  # as many words on each end: no evidence
+        ("Storm hits coast", None),
+        ("Rock - Paper", None),  # neither end is shorter: no evidence of a name
+        (None, None),
+    ],
+)
+def test_the_site_name_a_document_title_states(document_title: str | None, site: str | None) -> None:
+    from ingest.stages.normalise import title_site_name
+
+    assert title_site_name(document_title) == site
+
+
+def make_titled(
+    meta: PageMetadata, text: str = "Some body text here.", feed_title: str | None = None
+) -> Article:
+    page = make_page(make_entry(title=feed_title, link="https://gazette.example/a/1"))
+    return build_article(Extracted(page=page, text=text, metadata=meta, method="trafilatura"))
+
+
+def test_a_logo_heading_is_not_the_headline() -> None:
+    meta = PageMetadata(
+        document_title="Storm hits the coast tonight | Harbour Gazette",
+        headings=("Harbour Gazette", "Storm hits the coast tonight"),
+    )
+    assert make_titled(meta).title == "Storm hits the coast tonight"
+    # the start of the site's name as <title> states it is the logo too
+    meta = PageMetadata(document_title="Storm hits the coast | ประชาไท Prachatai.com", headings=("ประชาไท",))
+    assert make_titled(meta).title == "Storm hits the coast"
+
+
+def test_the_feeds_headline_beats_the_pages_heading() -> None:
+    meta = PageMetadata(headings=("Weather",), document_title="Weather | Gazette")
+    assert make_titled(meta, feed_title="Storm hits the coast").title == "Storm hits the coast"
+
+
+def test_a_site_suffix_the_document_title_states_leaves_the_og_title() -> None:
+    meta = PageMetadata(
+        title="Storm hits the coast | Gazette Politics",
+        document_title="Storm hits the coast tonight | Gazette Politics",
+    )
+    assert make_titled(meta).title == "Storm hits the coast"
+
+
+def test_a_headline_the_page_states_leaves_the_body_even_when_the_chosen_title_differs() -> None:
+    meta = PageMetadata(title="Storm: what it means for you", headings=("Storm hits the coast",))
+    article = make_titled(meta, text="Storm hits the coast\n\nThe storm reached the coast at dawn.")
+    assert article.title == "Storm: what it means for you"
+    assert article.body == "The storm reached the coast at dawn."
 
 
 def test_title_falls_back_from_og_title_to_the_feed_title_to_the_document_title() -> None:
