@@ -180,18 +180,61 @@ def _site_name(meta: dict[str, list[str]], article: dict[str, Any]) -> str | Non
     return handle.lstrip("@") or None if handle and " " not in handle else None
 
 
+# Every spelling of a story's publication and modification times in meta tags (name, property or
+# itemprop, compared in lower case), most specific first.
+_PUBLISHED = (
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "article:published",
+    "datepublished",
+    "published_time",
+    "publish-date",
+    "publishdate",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.date",
+)
+_MODIFIED = (
+    "article:modified_time",
+    "og:article:modified_time",
+    "og:updated_time",
+    "article:modified",
+    "datemodified",
+    "modified_time",
+    "dc.date.modified",
+    "dcterms.modified",
+)
+
+
+def _stated_time(
+    tree: HtmlElement, meta: dict[str, list[str]], names: tuple[str, ...]
+) -> datetime | date | None:
+    """The first of ``names`` in the meta tags that holds a time (a ``datetime``, or a ``date``
+    alone), else a ``<time>`` element with that schema.org property (``itemprop="datePublished"``)."""
+    for name in names:
+        for value in meta.get(name, ()):
+            if (stated := parse_timestamp(value)) is not None:
+                return stated
+    for el in tree.iter("time"):
+        prop = (el.get("itemprop") or "").strip().lower()
+        if prop in names and (stated := parse_timestamp(el.get("datetime") or el.text_content())) is not None:
+            return stated
+    return None
+
+
 def page_metadata(tree: HtmlElement) -> PageMetadata:
     """Metadata stated by the page: meta tags, JSON-LD, ``<html lang>``, canonical link."""
     meta = _meta(tree)
     objects = list(_jsonld_objects(tree))
     article = next((o for o in objects if _is_article(o)), {})
     graph = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
-    published = parse_timestamp(article.get("datePublished")) or parse_timestamp(
-        _first(meta, "article:published_time", "datepublished")
-    )
-    updated = parse_timestamp(article.get("dateModified")) or parse_timestamp(
-        _first(meta, "article:modified_time", "datemodified")
-    )
+    published = parse_timestamp(article.get("datePublished")) or _stated_time(tree, meta, _PUBLISHED)
+    updated = parse_timestamp(article.get("dateModified")) or _stated_time(tree, meta, _MODIFIED)
     canonical = next(
         (el.get("href") for el in tree.iter("link") if (el.get("rel") or "").lower() == "canonical"),
         None,

@@ -446,3 +446,29 @@ def test_the_pages_headings_are_kept_apart_from_its_stated_headline() -> None:
     _, metadata, _, _ = extract_html(html(head, body), "https://x.example/a", None)
     assert metadata.title == "Storm hits the coast"
     assert metadata.headings == ("Harbour Gazette", "Storm hits the coast")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta property="og:article:published_time" content="2026-03-01T09:00:00Z">',
+        '<meta name="pubdate" content="2026-03-01T09:00:00Z">',
+        '<meta name="parsely-pub-date" content="2026-03-01T09:00:00Z">',
+        '<meta name="DC.date.issued" content="2026-03-01T09:00:00Z">',
+        # a spelling that holds no time gives way to the next that does
+        '<meta property="article:published_time" content="soon">'
+        '<meta name="pubdate" content="2026-03-01T09:00Z">',
+    ],
+)
+def test_every_spelling_of_the_publication_time_is_read(head: str) -> None:
+    _, metadata, _, _ = extract_html(html(head, "<p>Some text.</p>"), "https://x.example/a", None)
+    assert metadata.published_at == datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def test_a_time_element_marked_as_the_publication_time_is_read() -> None:
+    body = '<p>Posted <time itemprop="datePublished" datetime="2026-03-01T09:00:00+01:00">1 March</time></p>'
+    _, metadata, _, _ = extract_html(html("", body), "https://x.example/a", None)
+    assert metadata.published_at == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    modified = '<time itemprop="dateModified" datetime="2026-03-02">2 March</time>'
+    _, metadata, _, _ = extract_html(html("", body + modified), "https://x.example/a", None)
+    assert metadata.updated_at is None  # a day alone is no instant
