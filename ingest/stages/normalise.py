@@ -45,7 +45,14 @@ _NOT_NAMES = frozenset(
         "published images getty reuters afp dpa efe ansa xinhua bloomberg admin"
     ).split()
 )
-_BYLINE = re.compile(r"^(?:by|von|par|por|di|door)(?:\s+|$)", re.IGNORECASE)
+# What opens a byline before the name, in the languages the tests cover: "By", "Written by", "Text:",
+# "Von", "Par", "Por", "Di", "A cura di", "Door", "Av", "Af", "Autor:", "Текст", "Автор:".
+_BYLINE = re.compile(
+    r"^(?:(?:written|reported|reporting|posted|story|words|text)\s+by|by|von|par|por|di|a cura di|"
+    r"door|av|af|text|texto|testo|tekst|texte|autor|autorin|auteur|autore|yazan|текст|автор|авторы)"
+    r"\s*[:：]?(?:\s+|$)",
+    re.IGNORECASE,
+)
 
 
 def _loose(text: str) -> str:
