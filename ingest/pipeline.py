@@ -102,7 +102,7 @@ def article_chain(
         Claim(state, InFlight(), check_seen=not linked),
         fetch,
         Extract(workers),
-        Normalise(workers),
+        Normalise(workers, sketches=settings.dedup.near_duplicates != "off"),
         Dedup(state, settings.dedup),
     )
     return Chain(stages, Publish(sink, acknowledged), lane_until=fetch.name)

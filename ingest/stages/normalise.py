@@ -267,14 +267,18 @@ def normalise_and_sketch(extracted: Extracted) -> tuple[Article, bytes]:
 
 class Normalise:
     """The normalise stage: ``normalise`` in the worker pool, with the article's near-duplicate
-    sketch, which it leaves on the ticket for the dedup stage (off the event loop)."""
+    sketch (unless near-duplicates are off), which it leaves on the ticket for the dedup stage (off
+    the event loop)."""
 
     name = "normalise"
 
-    def __init__(self, workers: WorkerPool) -> None:
+    def __init__(self, workers: WorkerPool, *, sketches: bool = True) -> None:
         self._workers = workers
+        self._sketches = sketches
 
     async def __call__(self, extracted: Extracted, ticket: Ticket, /) -> Article:
+        if not self._sketches:
+            return await self._workers.run(normalise, extracted)
         article, ticket.sketch = await self._workers.run(normalise_and_sketch, extracted)
         return article
 

@@ -383,3 +383,26 @@ def test_the_worker_sketches_the_article_it_normalised() -> None:
     extracted = make_extracted(" ".join(f"word{i}" for i in range(200)))
     article, sketched = normalise_and_sketch(extracted)
     assert sketched == sketch(article.body, site_of(article.canonical_url))
+
+
+class _Origin:
+    def committed(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("sketches", [True, False])
+async def test_the_stage_sketches_only_where_near_duplicates_are_looked_for(sketches: bool) -> None:
+    from ingest.models import Ticket
+    from ingest.stages.normalise import Normalise
+    from ingest.workers import WorkerPool
+
+    workers = WorkerPool(1, task_timeout_s=30.0, memory_limit_bytes=1024**3, max_tasks_per_worker=10)
+    await workers.start()
+    try:
+        extracted = make_extracted(" ".join(f"word{i}" for i in range(200)))
+        ticket = Ticket(_Origin())
+        article = await Normalise(workers, sketches=sketches)(extracted, ticket)
+    finally:
+        await workers.close()
+    assert article.body == build_article(extracted).body
+    assert (ticket.sketch is not None) is sketches
