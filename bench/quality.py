@@ -26,8 +26,9 @@ metadata. Scores, each an average over the pages that state the gold value:
   share of pages that state a wrong one; right instant (within a minute) where the gold has a zone;
 - authors: precision / recall of names (case aside), summed over pages;
 - language: share right;
-- CPU per page (ms, the extracting process's own), and the share of pages that needed the full set
-  of readings (``ingest.stages.readings``: the quick ones did not settle the body).
+- CPU per page (ms, the extracting process's own); the share of pages that needed more readings
+  (``ingest.stages.readings``: the quick ones did not settle the body) and the share that were
+  judged by readability too.
 
 Near-duplicate pairs run through the dedup stage on a fresh SQLite store per pair, after both pages
 were extracted: a pair is linked when b comes out with ``duplicate_of`` = a (or is dropped as a copy).
@@ -58,6 +59,7 @@ import trafilatura  # noqa: E402
 
 from ingest.errors import IngestError  # noqa: E402
 from ingest.models import Article, Ticket  # noqa: E402
+from ingest.stages import extract as extract_stage  # noqa: E402
 from ingest.stages import readings  # noqa: E402
 from ingest.stages.dedup import Dedup  # noqa: E402
 from ingest.stages.normalise import article_from_html  # noqa: E402
@@ -88,7 +90,7 @@ class Reading:
     language: str | None = None
     cpu_s: float = 0.0
     error: str | None = None
-    full: bool | None = None  # whether the page needed the full set of readings (ingest only)
+    taken: set[str] | None = None  # the costlier readings the page needed (ingest only)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -159,27 +161,33 @@ def page_bytes(path: Path) -> bytes:
 # --- reading (in worker processes) -----------------------------------------------------------
 
 
-_FULL_READINGS: list[int] = []
+_TAKEN: list[str] = []  # which costlier readings the page being read needed
+_more_readings = extract_stage._more_readings
 _readability_text = readings.readability_text
 
 
+def _counted_more_readings(*args: Any) -> Any:
+    _TAKEN.append("more")
+    return _more_readings(*args)
+
+
 def _counted_readability_text(markup: str) -> str:
-    """readability runs only on pages that need the full set of readings: count them."""
-    _FULL_READINGS.append(1)
+    _TAKEN.append("readability")
     return _readability_text(markup)
 
 
+extract_stage._more_readings = _counted_more_readings  # type: ignore[assignment]
 readings.readability_text = _counted_readability_text
 
 
 def read_ingest(html: bytes, url: str) -> tuple[Reading, Article | None]:
-    _FULL_READINGS.clear()
+    _TAKEN.clear()
     started = time.process_time()
     try:
         article = article_from_html(html, url)
     except IngestError as exc:
         spent = time.process_time() - started
-        return Reading(cpu_s=spent, error=exc.reason, full=bool(_FULL_READINGS)), None
+        return Reading(cpu_s=spent, error=exc.reason, taken=set(_TAKEN)), None
     published = article.published_at.isoformat() if article.published_at else None
     if published is None and article.published_date:
         published = article.published_date.isoformat()
@@ -190,7 +198,7 @@ def read_ingest(html: bytes, url: str) -> tuple[Reading, Article | None]:
         published=published,
         language=article.language,
         cpu_s=time.process_time() - started,
-        full=bool(_FULL_READINGS),
+        taken=set(_TAKEN),
     )
     return reading, article
 
@@ -308,8 +316,9 @@ def score_page(tally: Tally, gold: dict[str, Any], got: Reading) -> dict[str, fl
         tally.add(name, value)
 
     tally.add("cpu_ms", 1000 * got.cpu_s)
-    if got.full is not None:
-        tally.add("full", float(got.full))
+    if got.taken is not None:
+        tally.add("more", float("more" in got.taken))
+        tally.add("judged", float("readability" in got.taken))
     tally.add("empty", float(len(tokens(got.body)) < 10))
     if gold.get("body"):
         p, r, f = bag_scores(got.body, gold["body"])
@@ -376,7 +385,8 @@ def summary(tally: Tally, pages: int) -> dict[str, float | None]:
         "language": tally.mean("language"),
         "empty": tally.mean("empty"),
         "cpu_ms": tally.mean("cpu_ms"),
-        "full": tally.mean("full"),
+        "more": tally.mean("more"),
+        "judged": tally.mean("judged"),
     }
 
 
@@ -449,7 +459,8 @@ COLUMNS = (
     ("language", "lang"),
     ("empty", "empty"),
     ("cpu_ms", "ms/page"),
-    ("full", "full"),
+    ("more", "more"),
+    ("judged", "judged"),
 )
 
 

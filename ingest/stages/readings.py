@@ -16,9 +16,10 @@ default mode (and, for a thin text, its full precision pass), the page's ``artic
 readability. A reading
 replaces the one before it only when it agrees with the independent readings clearly better (by
 ``MARGIN`` in mean bag-of-words F1) and what it adds is not a list of teasers (paragraphs that end
-in an ellipsis: excerpts of other stories). None of these numbers is a property of one corpus: each
-says "clearly more" or "clearly better", and the rule was judged on every corpus at once (see
-QUALITY.md).
+in an ellipsis: excerpts of other stories). readability, the costlier judge, is asked only when
+resiliparse alone finds some later reading better by at least half the margin. None of these
+numbers is a property of one corpus: each says "clearly more" or "clearly better", and the rule was
+judged on every corpus at once (see QUALITY.md).
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def choose_body(
     if word_count(fast) >= THIN_WORDS and quick and covered(fast, quick) >= COVERED:
         return Reading("trafilatura", fast)
     candidates = [Reading("trafilatura", fast), *more()]
+    if word_count(fast) >= _REFERENCE_WORDS and word_count(quick) >= _REFERENCE_WORDS:
+        # readability (the costlier judge) only where resiliparse sees a later reading as possibly better
+        quick_bag = _bag(quick)
+        first = bag_f1(_bag(fast), quick_bag)
+        if all(bag_f1(_bag(c.text), quick_bag) - first < MARGIN / 2 for c in candidates[1:]):
+            return candidates[0]
     readable = readability_text(markup)
     chosen = pick(candidates, [quick, readable]) or Reading("trafilatura", fallback(candidates))
     if word_count(chosen.text) < _REFERENCE_WORDS:
