@@ -5,19 +5,18 @@ the article, its default mode sometimes adds the related-stories block, a site's
 ``articleBody`` is sometimes a summary. So the body is chosen among several readings by how well
 two extractors that share no code with trafilatura agree with each one:
 
-- resiliparse's main-content text (C++, about 2 ms a page, recall-first) and
+- resiliparse's main-content text (C++, about 1.5 ms a page, recall-first) and
 - readability-lxml's article (the Readability algorithm).
 
 The cheap part runs on every page: trafilatura's fast precision pass and resiliparse. When the
 precision text has at least ``THIN_WORDS`` words and holds at least ``COVERED`` of resiliparse's
 words, the readings could only agree with it, and it is kept. Otherwise (a short text, or one that
-covers little of what the page shows as its main content) the page pays for the rest: trafilatura's
-default mode (and, for a thin text, its full precision pass), the page's ``articleBody``, and
-readability. A reading
-replaces the one before it only when it agrees with the independent readings clearly better (by
-``MARGIN`` in mean bag-of-words F1) and what it adds is not a list of teasers (paragraphs that end
-in an ellipsis: excerpts of other stories). readability, the costlier judge, is asked only when
-resiliparse alone finds some later reading better by at least half the margin. None of these
+covers little of what the page shows as its main content) the page pays for more: trafilatura's
+default mode (and, for a thin text, its full precision pass) and the page's ``articleBody``;
+readability, the costlier judge, reads the page only when resiliparse alone finds some later reading
+better by at least half the margin. A reading replaces the one before it only when it agrees with the
+independent readings clearly better (by ``MARGIN`` in mean bag-of-words F1) and what it adds is not
+a list of teasers (paragraphs that end in an ellipsis: excerpts of other stories). None of these
 numbers is a property of one corpus: each says "clearly more" or "clearly better", and the rule was
 judged on every corpus at once (see QUALITY.md).
 """
