@@ -11,17 +11,19 @@ import os
 import platform
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingest import __version__, build
+from ingest.models import Method
 
 STAGES = ("poll", "parse", "claim", "link", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
-METHODS = ("trafilatura", "json_ld", "readability", "feed")
+METHODS: tuple[str, ...] = get_args(Method)
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 SKIPPED_ENTRIES = ("no_identity", "enclosure_only", "bad_entry")

@@ -139,6 +139,12 @@ class PageMetadata:
     tags: tuple[str, ...] = ()
 
 
+# Where an article's body came from: read from the fetched page by an extractor, taken from the
+# page's own JSON-LD articleBody, or the feed's own content.
+PageMethod = Literal["trafilatura", "json_ld", "readability"]
+Method = Literal[PageMethod, "feed"]
+
+
 @dataclass(frozen=True, slots=True)
 class Extracted:
     """Body text and metadata of one article, from the page or from the feed entry."""
@@ -146,7 +152,7 @@ class Extracted:
     page: FetchedPage
     text: str
     metadata: PageMetadata
-    method: Literal["trafilatura", "json_ld", "readability", "feed"]
+    method: Method
     fallback_reason: str | None = None
     extractor_version: str | None = None
     fallback_detail: str | None = None  # why the page was not used, for the log
@@ -181,7 +187,7 @@ class Source(_Model):
 class Extraction(_Model):
     """How the body was obtained."""
 
-    method: Literal["trafilatura", "json_ld", "readability", "feed"] = Field(
+    method: Method = Field(
         description="Where the body came from: 'trafilatura' or 'readability', extracted from the fetched "
         "page by that extractor; 'json_ld', the page's own articleBody; 'feed', the feed's own content."
     )

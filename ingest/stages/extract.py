@@ -26,10 +26,10 @@ from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import decode_file
 
 from ingest.errors import IngestError, NoContent, ParseError, PermanentError, TransientError
-from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, Ticket
+from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, PageMethod, Ticket
 from ingest.stages.language import detect_language, warm_up
 from ingest.stages.metadata import article_body, page_metadata, parse_timestamp
-from ingest.stages.readings import EXTRACTOR_VERSIONS, THIN_WORDS, Method, Reading, choose_body
+from ingest.stages.readings import EXTRACTOR_VERSIONS, THIN_WORDS, Reading, choose_body
 from ingest.text import html_to_text, word_count
 from ingest.workers import WorkerPool
 
@@ -57,7 +57,7 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
 
 def extract_html(
     body: bytes, url: str, content_type: str | None
-) -> tuple[str, PageMetadata, str | None, Method]:
+) -> tuple[str, PageMetadata, str | None, PageMethod]:
     """Extract (text, metadata, a date found in the page, the extractor whose reading is the text)
     from a page. Text lines are paragraphs; the text is chosen among several readings
     (``ingest.stages.readings``).
@@ -163,7 +163,7 @@ def choose(
     text: str,
     metadata: PageMetadata,
     date_hint: str | None,
-    method: Method = "trafilatura",
+    method: PageMethod = "trafilatura",
 ) -> Extracted:
     """The page's extraction, unless it is empty or much thinner than the feed's own full content."""
     if date_hint and metadata.published_at is None and metadata.published_date is None:

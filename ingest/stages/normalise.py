@@ -32,7 +32,6 @@ MAX_TAG_CHARS = 100
 MAX_BODY_CHARS = 200_000
 _SEPARATORS = (" | ", " -- ", " - ", " – ", " — ", " :: ", " · ", " » ")
 _MAX_SITE_WORDS = 4
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"})
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\||\band\b|&|\bund\b|\bet\b|\by\b|\be\b)\s*")
 _PARTICLES = frozenset(
     "van von der den de del della di da dos das du la le bin ibn al el ben ter ten zu y".split()
@@ -172,15 +171,12 @@ def _tags(*groups: tuple[str, ...]) -> list[str]:
 
 
 def _domain_label(domain: str) -> str:
-    """``www.example.co.uk`` -> ``example``: how a site often names itself in titles."""
-    labels = [p for p in domain.split(".") if p and p not in ("www", "m", "amp")]
-    if all(p.isdigit() for p in labels):
-        return ""  # an address, not a name
-    if len(labels) > 1:
-        labels.pop()  # the top-level domain
-    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
-        labels.pop()
-    return labels[-1] if labels else domain
+    """``www.example.co.uk`` -> ``example``: how a site often names itself in titles (the first
+    label of its registrable domain, ``ingest.stages.copies.site_of``); "" for an address."""
+    site = site_of(domain)
+    if not site or ":" in site or site.replace(".", "").isdigit():
+        return ""
+    return site.split(".")[0]
 
 
 def _not_future_date(day: date | None, now: datetime) -> date | None:

@@ -28,16 +28,16 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import version
-from typing import Literal
 
+from ingest.models import PageMethod
 from ingest.text import html_to_text, word_count, words
 
 log = logging.getLogger(__name__)
 
-Method = Literal["trafilatura", "json_ld", "readability"]
 # ``extraction.extractor_version`` for each method (the page's own ``articleBody`` needs no extractor).
-EXTRACTOR_VERSIONS: dict[Method, str | None] = {
+EXTRACTOR_VERSIONS: dict[PageMethod, str | None] = {
     "trafilatura": version("trafilatura"),
     "json_ld": None,
     "readability": version("readability-lxml"),
@@ -60,11 +60,14 @@ _SHINGLE = 3
 class Reading:
     """One extractor's text of a page."""
 
-    method: Method
+    method: PageMethod
     text: str
 
 
+@lru_cache(maxsize=16)
 def _bag(text: str) -> Counter[str]:
+    """The page's readings are compared with each other several times: each is counted once.
+    Callers never change the bag they are given."""
     return Counter(words(text))
 
 
