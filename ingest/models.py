@@ -132,7 +132,8 @@ class PageMetadata:
     updated_at: datetime | None = None
     published_date: date | None = None
     language: str | None = None
-    site_name: str | None = None
+    site_name: str | None = None  # og:site_name, the JSON-LD publisher's name or application-name
+    site_handle: str | None = None  # the site's social account (twitter:site), without the "@"
     description: str | None = None
     image_url: str | None = None
     canonical_url: str | None = None
@@ -180,7 +181,10 @@ class Source(_Model):
 
     feed_url: str = Field(description="URL of the feed that announced the article.")
     feed_title: str | None = Field(description="Title of that feed, as the feed states it.")
-    site_name: str | None = Field(description="Name of the publishing site (og:site_name etc.).")
+    site_name: str | None = Field(
+        description="Name of the publishing site: og:site_name or the publisher's, unless it does "
+        "not spell the site's domain while the page's <title> or social account does."
+    )
     domain: str = Field(description="Host name of the article's canonical URL, lower-case.")
 
 
@@ -246,7 +250,10 @@ class Article(_Model):
     fetched_at: AwareDatetime = Field(description="When the page was fetched or extracted (UTC).")
     language: str | None = Field(description="ISO 639-1 code of the text's language, or null.")
     source: Source
-    tags: list[str] = Field(description="Configured feed tags, then entry and page categories.")
+    tags: list[str] = Field(
+        description="Configured feed tags, then entry and page categories without newsroom "
+        'furniture (CMS codes, routing labels, ids, generic labels such as "News").'
+    )
     image_url: str | None = Field(description="Lead image URL (og:image), if stated.")
     content_hash: str = Field(
         description="sha256 (hex) of the body's words, case-folded and joined by single spaces."

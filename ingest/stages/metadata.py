@@ -133,6 +133,7 @@ _AUTHOR_META = (
     "byl",
 )
 # Meta tags that hold a story's topics: several tags, or one comma-separated list.
+_LIST_SPLIT = re.compile(r"[,;]")  # "a, b" in keywords, "a;b" in news_keywords
 _TAG_META = ("article:tag", "news_keywords", "keywords", "article:section", "parsely-section")
 
 
@@ -143,7 +144,7 @@ def _first(meta: dict[str, list[str]], *names: str) -> str | None:
 def _text_list(value: Any) -> list[str]:
     """Strings from a JSON-LD value that is a string, a comma-separated string, or a list of them."""
     items = value if isinstance(value, list) else [value]
-    return [part.strip() for item in items if isinstance(item, str) for part in item.split(",")]
+    return [part.strip() for item in items if isinstance(item, str) for part in _LIST_SPLIT.split(item)]
 
 
 def _meta_authors(meta: dict[str, list[str]]) -> list[str]:
@@ -158,7 +159,7 @@ def _keywords(article: dict[str, Any], meta: dict[str, list[str]]) -> list[str]:
     found = _text_list(article.get("keywords")) + _text_list(article.get("articleSection"))
     for name in _TAG_META:
         values = meta.get(name, [])
-        found += [p.strip() for v in values for p in (v.split(",") if len(values) == 1 else [v])]
+        found += [p.strip() for v in values for p in (_LIST_SPLIT.split(v) if len(values) == 1 else [v])]
     unique: dict[str, str] = {}
     for tag in found:
         if tag and tag[0] not in "&@_#" and tag.casefold() not in unique:
@@ -173,11 +174,13 @@ def _publisher(article: dict[str, Any]) -> str | None:
 
 
 def _site_name(meta: dict[str, list[str]], article: dict[str, Any]) -> str | None:
-    name = _first(meta, "og:site_name") or _publisher(article) or _first(meta, "application-name")
-    if name:
-        return name
-    handle = _first(meta, "twitter:site")  # "@gazette": the site's account, named without the @
-    return handle.lstrip("@") or None if handle and " " not in handle else None
+    return _first(meta, "og:site_name") or _publisher(article) or _first(meta, "application-name")
+
+
+def _site_handle(meta: dict[str, list[str]]) -> str | None:
+    """The site's account as ``twitter:site`` gives it ("@gazette" → "gazette")."""
+    handle = (_first(meta, "twitter:site") or "").strip().lstrip("@")
+    return handle if handle and " " not in handle and "/" not in handle else None
 
 
 # Every spelling of a story's publication and modification times in meta tags (name, property or
@@ -255,6 +258,7 @@ def page_metadata(tree: HtmlElement) -> PageMetadata:
         published_date=published if type(published) is date else None,
         language=language_code(tree.get("lang")) or language_code(_first(meta, "og:locale")),
         site_name=_site_name(meta, article),
+        site_handle=_site_handle(meta),
         description=_first(meta, "og:description", "description", "twitter:description"),
         image_url=_first(meta, "og:image", "twitter:image"),
         canonical_url=canonical,

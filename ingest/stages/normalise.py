@@ -18,6 +18,7 @@ from ingest.models import Dateline as DatelineField
 from ingest.source.entries import entry_for_link
 from ingest.stages.copies import site_of, sketch
 from ingest.stages.extract import extract_page
+from ingest.stages.labels import clean_tags, domain_label, site_name
 from ingest.stages.similar import fingerprint
 from ingest.stages.wire import split_wire_copy
 from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
@@ -27,8 +28,6 @@ from ingest.workers import WorkerPool
 MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000
 MAX_AUTHORS = 20
-MAX_TAGS = 50
-MAX_TAG_CHARS = 100
 MAX_BODY_CHARS = 200_000
 _SEPARATORS = (" | ", " -- ", " - ", " – ", " — ", " :: ", " · ", " » ")
 _MAX_SITE_WORDS = 4
@@ -165,20 +164,6 @@ def _body(text: str, headlines: Iterable[str | None]) -> str:
     return body
 
 
-def _tags(*groups: tuple[str, ...]) -> list[str]:
-    tags = (clean_line(t)[:MAX_TAG_CHARS] for group in groups for t in group)
-    return list(dict.fromkeys(t for t in tags if t))[:MAX_TAGS]
-
-
-def _domain_label(domain: str) -> str:
-    """``www.example.co.uk`` -> ``example``: how a site often names itself in titles (the first
-    label of its registrable domain, ``ingest.stages.copies.site_of``); "" for an address."""
-    site = site_of(domain)
-    if not site or ":" in site or site.replace(".", "").isdigit():
-        return ""
-    return site.split(".")[0]
-
-
 def _not_future_date(day: date | None, now: datetime) -> date | None:
     return day if day is not None and day <= now.date() else None
 
@@ -192,10 +177,11 @@ def build_article(extracted: Extracted) -> Article:
     entry = page.entry
     now = datetime.now(UTC)
     domain = domain_of(entry.link or entry.feed_url)
+    named = site_name(meta.site_name, title_site_name(meta.document_title), meta.site_handle, domain)
     site_names = (
-        meta.site_name,
+        named,
         domain,
-        _domain_label(domain),
+        domain_label(domain),
         entry.feed_title,
         title_site_name(meta.document_title),
     )
@@ -228,10 +214,10 @@ def build_article(extracted: Extracted) -> Article:
         source=Source(
             feed_url=entry.feed_url,
             feed_title=entry.feed_title,
-            site_name=meta.site_name,
+            site_name=named,
             domain=domain_of(key_url),
         ),
-        tags=_tags(entry.feed_tags, entry.tags, meta.tags),
+        tags=clean_tags(entry.feed_tags, entry.tags, meta.tags),
         image_url=meta.image_url,
         content_hash=content_hash(body),
         fingerprint=f"{fingerprint(body):016x}",

@@ -207,7 +207,8 @@ def test_authors_tags_and_site_from_meta_tags() -> None:
     )
     assert metadata.authors == ("Ada Byron; Grace Hopper",)  # split into names by normalisation
     assert metadata.tags == ("harbour", "strike", "Business")
-    assert metadata.site_name == "gazette"
+    assert metadata.site_name is None  # an account is not a name: it only corroborates one
+    assert metadata.site_handle == "gazette"
 
 
 def test_byline_in_the_page_when_no_metadata_names_the_author() -> None:
@@ -224,6 +225,21 @@ def test_date_found_in_the_page_when_no_metadata_states_it() -> None:
     assert metadata.published_at is None
     assert metadata.published_date is None
     assert date_hint == "2026-03-13"
+
+
+def test_date_in_free_text_found_by_the_extensive_search() -> None:
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    body = f"<article><div class='info'>Posted on 13 March 2026 by staff</div>{paragraphs}</article>"
+    _, _, date_hint, _ = extract_html(html("", body), "https://x.example/a", None)
+    assert date_hint == "2026-03-13"
+
+
+@pytest.mark.parametrize("stated", ["© 2016 The Gazette", "Archive: June 2021"])
+def test_a_year_or_month_alone_is_no_day(stated: str) -> None:
+    paragraphs = "".join(f"<p>{words(40, f'p{i}w')}.</p>" for i in range(4))
+    body = f"<article>{paragraphs}</article><footer>{stated}</footer>"
+    _, _, date_hint, _ = extract_html(html("", body), "https://x.example/a", None)
+    assert date_hint is None
 
 
 def test_date_only_and_naive_times_are_dates_not_instants() -> None:

@@ -257,6 +257,26 @@ def test_article_round_trips_through_json() -> None:
     assert Article.model_validate_json(article.model_dump_json()) == article
 
 
+def test_tags_without_newsroom_furniture() -> None:
+    entry = make_entry(tags=("A Wire", "Harbours"), feed_tags=("local",))
+    stated = ("MA_Enterprise - enterprisenews.com", "type:story", "Strikes (TRBC)", "News")
+    article = build_article(make_extracted("Body.", PageMetadata(tags=stated), entry=entry))
+    assert article.tags == ["local", "Harbours", "Strikes"]
+
+
+def test_a_section_stated_as_the_site_name_gives_way_to_what_names_the_site() -> None:
+    entry = make_entry(link="https://www.reuters.com/article/us-port-strike/dockers-walk-out-idUS1")
+    meta = PageMetadata(
+        title="Dockers walk out",
+        document_title="Dockers walk out | Reuters",
+        site_name="U.S.",
+        site_handle="Reuters",
+    )
+    article = build_article(make_extracted("Body text here.", meta, entry=entry))
+    assert article.source.site_name == "Reuters"
+    assert article.title == "Dockers walk out"
+
+
 def test_fields_are_capped() -> None:
     from ingest.stages import normalise
 
@@ -265,26 +285,6 @@ def test_fields_are_capped() -> None:
     body = normalise._body(text, ())
     assert len(body) <= normalise.MAX_BODY_CHARS
     assert body.endswith("word")  # cut between paragraphs, not inside one
-    tags = normalise._tags(tuple(f"tag {i}" for i in range(500)), ("x" * 1000,))
-    assert len(tags) == normalise.MAX_TAGS
-    assert all(len(t) <= normalise.MAX_TAG_CHARS for t in tags)
-
-
-@pytest.mark.parametrize(
-    ("domain", "label"),
-    [
-        ("www.example.co.uk", "example"),
-        ("news.bbc.co.uk", "bbc"),
-        ("bbc.com", "bbc"),
-        ("m.spiegel.de", "spiegel"),
-        ("abc.net.au", "abc"),
-        ("127.0.0.1", ""),
-    ],
-)
-def test_domain_label(domain: str, label: str) -> None:
-    from ingest.stages.normalise import _domain_label
-
-    assert _domain_label(domain) == label
 
 
 @pytest.mark.parametrize(
