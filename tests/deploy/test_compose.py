@@ -153,3 +153,50 @@ def test_the_fleet_prometheus_config_exists(fleet: dict[str, Any]) -> None:
     command = fleet["services"]["prometheus"]["command"]
     config = next(c for c in command if c.startswith("--config.file=")).split("/")[-1]
     assert (ROOT / "deploy" / "prometheus" / config).is_file()
+
+
+# Where each image keeps the data that must outlive its container, as the image documents it: the
+# setting that moves it (an environment variable or a command-line flag), the image's default, and
+# the directory relative paths are taken from.
+_DATA_DIRS: dict[str, tuple[str, str, str]] = {
+    # apache/kafka: KAFKA_LOG_DIRS sets log.dirs; the image's server.properties says /tmp/kraft-combined-logs.
+    "kafka": ("env:KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs", "/"),
+    # prom/prometheus: --storage.tsdb.path, default data/ under the image's working directory /prometheus.
+    "prometheus": ("flag:--storage.tsdb.path", "data/", "/prometheus"),
+    # grafana/grafana: GF_PATHS_DATA, default /var/lib/grafana.
+    "grafana": ("env:GF_PATHS_DATA", "/var/lib/grafana", "/"),
+    # ingest: its SQLite state store, INGEST_STATE__URL (the image's ENV: /var/lib/ingest/ingest.db).
+    "ingest": ("env:INGEST_STATE__URL", "sqlite:////var/lib/ingest/ingest.db", "/var/lib/ingest"),
+}
+
+
+def _data_dir(service: dict[str, Any], setting: str, default: str, workdir: str) -> str:
+    kind, _, name = setting.partition(":")
+    value = default
+    if kind == "env":
+        value = (service.get("environment") or {}).get(name, default)
+    else:
+        for arg in service.get("command") or []:
+            if arg.startswith(f"{name}="):
+                value = arg.split("=", 1)[1]
+    if value.startswith("sqlite:///"):
+        value = str(Path(value.removeprefix("sqlite:///")).parent)
+    return str(Path(workdir) / value)  # an absolute value stays as it is
+
+
+def test_all_data_lands_on_a_named_volume(compose: dict[str, Any]) -> None:
+    """Topics, consumer offsets, the state store, metrics history and dashboards survive a
+    recreated container: each service's data directory is inside one of its named volumes."""
+    for name, (setting, default, workdir) in _DATA_DIRS.items():
+        service = compose["services"][name]
+        where = Path(_data_dir(service, setting, default, workdir))
+        volumes = [Path(v["target"]) for v in service.get("volumes", []) if v["type"] == "volume"]
+        assert any(where == v or v in where.parents for v in volumes), (name, str(where), volumes)
+
+
+def test_the_configuration_is_mounted_read_only(compose: dict[str, Any]) -> None:
+    mounts = {v["target"]: v for v in compose["services"]["ingest"]["volumes"]}
+    config = mounts["/etc/ingest/ingest.yaml"]
+    assert config["type"] == "bind"
+    assert config["read_only"] is True
+    assert Path(config["source"]) == ROOT / "deploy" / "ingest.yaml"

@@ -83,10 +83,20 @@ def test_healthcheck_uses_the_service_command_and_no_curl() -> None:
     assert "wget" not in text
 
 
-def test_state_and_config_are_volumes() -> None:
-    volumes = json.loads(next(i.argument for i in runtime() if i.command == "VOLUME"))
-    assert "/var/lib/ingest" in volumes
-    assert "/etc/ingest" in volumes
+def test_state_is_a_volume_and_the_config_is_not() -> None:
+    """A VOLUME over the configuration would pin the first image's default config in an anonymous
+    volume across upgrades; it is mounted read-only instead (docker-compose.yml)."""
+    volumes = [v for i in runtime() if i.command == "VOLUME" for v in json.loads(i.argument)]
+    assert volumes == ["/var/lib/ingest"]
+
+
+def test_installs_the_pinned_versions_without_the_embedded_broker() -> None:
+    installs = [i.argument for i in instructions() if i.command == "RUN" and "pip install" in i.argument]
+    package = [step for step in installs if "pip install -c deploy/constraints.txt ." in step]
+    assert package, installs
+    assert not any("[embedded]" in step or "calfkit" in step for step in installs)
+    copied = [i.argument for i in instructions() if i.command == "COPY"]
+    assert "deploy/constraints.txt ./deploy/constraints.txt" in copied
 
 
 def test_image_environment_is_valid_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
