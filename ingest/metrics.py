@@ -2,23 +2,38 @@
 
 Naming follows Prometheus' rules: prefix ``ingest_``, counters end in ``_total``, durations in
 ``_seconds``. Labels have few values (stage, result, reason, error, topic, method); never a URL, host or
-feed id. Known label combinations are pre-initialised to 0 so dashboards see them from the start.
+feed id. Every metric has at least one series from the start (known label combinations at 0), so
+dashboards and alert rules never see an absent one; no ``_created`` series are exported.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import get_args
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingest import __version__, build
 from ingest.models import Method
+from ingest.state.base import FEED_HEALTH
+
+# A ``_created`` series beside every counter and histogram doubles the series count for a value no
+# dashboard reads.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 STAGES = ("poll", "parse", "claim", "link", "fetch", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
@@ -27,6 +42,12 @@ METHODS: tuple[str, ...] = get_args(Method)
 OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 SKIPPED_ENTRIES = ("no_identity", "enclosure_only", "bad_entry")
+WORKER_RESTARTS = ("timeout", "memory", "crashed", "recycled")
+# Reasons shown at 0 from the start (the rest appear with their first event): an untranslated
+# exception can happen in any stage; a page without text is the commonest dead letter.
+_FIRST_ERRORS = ("internal",)
+_FIRST_DEAD_LETTERS = ("no_content", "internal")
+_FIRST_POLL_ERRORS = ("timeout", "connection", "http_5xx", "parse_error")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _FRESHNESS_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
@@ -216,6 +237,7 @@ class Metrics:
             self.stage_items_out.labels(stage)
             self.stage_in_progress.labels(stage)
             self.stage_duration.labels(stage)
+            self.stage_last_success.labels(stage)  # 0: never, as ingest_last_publish_timestamp_seconds
         for result in POLL_RESULTS:
             self.feed_polls.labels(result)
         for method in METHODS:
@@ -234,6 +256,17 @@ class Metrics:
             self.robots_fetches.labels(result)
         for reason in SKIPPED_ENTRIES:
             self.feed_entries_skipped.labels(reason)
+        for stage in STAGES:
+            for reason in _FIRST_ERRORS:
+                self.stage_errors.labels(stage, reason)
+        for reason in _FIRST_DEAD_LETTERS:
+            self.dead_letters.labels(reason)
+        for reason in _FIRST_POLL_ERRORS:
+            self.feed_poll_errors.labels(reason)
+        for reason in WORKER_RESTARTS:
+            self.worker_restarts.labels(reason)
+        for health in FEED_HEALTH:
+            self.feeds_by_state.labels(health).set(0)
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""
@@ -242,33 +275,50 @@ class Metrics:
             for result in PUBLISH_RESULTS:
                 self.kafka_publish.labels(topic, result)
 
+    def group_topics(self, *names: str) -> None:
+        """Pre-initialise the consumer-group series of the topics fleet members consume (0
+        partitions held until an assignment says otherwise)."""
+        for topic in names:
+            self.partitions_assigned.labels(topic).set(0)
+            self.rebalances.labels(topic)
+
 
 class WorkerCollector(Collector):
     """CPU time and resident memory of the worker processes, read from /proc at scrape time.
 
-    ``pids`` is set by the service once its pool runs. A replaced worker's CPU time leaves the sum
-    (a counter reset, which ``rate()`` absorbs). Elsewhere than Linux it reports nothing."""
+    ``pids`` is set by the service once its pool runs. The CPU counter never goes down: a replaced
+    worker's time (as last read) stays in it. Before the pool runs, and elsewhere than Linux, both
+    are 0."""
 
     def __init__(self) -> None:
         self.pids: Callable[[], list[int]] = list
+        self._seen: dict[int, float] = {}  # CPU seconds of each live worker, as last read
+        self._retired = 0.0  # CPU seconds of workers gone since start
+        self._lock = threading.Lock()  # scrapes may run concurrently
 
     def collect(self) -> Iterator[Metric]:
-        cpu, memory, found = 0.0, 0, False
+        with self._lock:
+            cpu, memory = self._read()
+        yield CounterMetricFamily(
+            "ingest_worker_cpu_seconds", "CPU time of the worker processes since start.", value=cpu
+        )
+        yield GaugeMetricFamily(
+            "ingest_worker_resident_memory_bytes", "Resident memory of the worker processes.", value=memory
+        )
+
+    def _read(self) -> tuple[float, int]:
+        now: dict[int, float] = {}
+        memory = 0
         for pid in self.pids():
             usage = _proc_usage(pid)
             if usage is not None:
-                found = True
-                cpu += usage[0]
+                now[pid] = usage[0]
                 memory += usage[1]
-        if found:
-            yield CounterMetricFamily(
-                "ingest_worker_cpu_seconds", "CPU time of the running worker processes.", value=cpu
-            )
-            yield GaugeMetricFamily(
-                "ingest_worker_resident_memory_bytes",
-                "Resident memory of the worker processes.",
-                value=memory,
-            )
+        for pid, cpu in self._seen.items():
+            if pid not in now or now[pid] < cpu:  # gone, or its pid taken by a new worker
+                self._retired += cpu
+        self._seen = now
+        return self._retired + sum(now.values()), memory
 
 
 def _proc_usage(pid: int) -> tuple[float, int] | None:

@@ -64,6 +64,7 @@ class Service:
             if not feeds:
                 log.warning("no feeds configured (set 'feeds' or 'feeds_file')")
         self.metrics.topics(*topics)
+        self.metrics.group_topics(s.kafka.links_topic, s.kafka.feeds_topic)
         self.metrics.ready.set_function(lambda: 1.0 if self._ready()[0] else 0.0)
         async with AsyncExitStack() as stack:
             bootstrap = s.kafka.bootstrap_servers

@@ -13,7 +13,6 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -22,6 +21,7 @@ from kafka.errors import KafkaError
 from ingest.config import KafkaSettings
 from ingest.errors import ConfigError, TransientError
 from ingest.kafka.client import client_options
+from ingest.times import rfc3339
 
 POLL_MS = 500
 FIRST_LINES = 2
@@ -143,7 +143,7 @@ def readable(record: Record) -> str:
     source = source if isinstance(source, dict) else {}
     site = source.get("site_name") or source.get("feed_title") or source.get("domain") or "?"
     stated = article.get("published_at") or article.get("published_date")
-    acked = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    acked = rfc3339(record.timestamp_ms / 1000)
     facts = [f"published {stated}" if stated else "no publication time", f"sent {acked}"]
     if article.get("language"):
         facts.append(str(article["language"]))

@@ -9,6 +9,7 @@ from typing import Any
 from ingest.config import FeedConfig
 from ingest.source.scheduler import Scheduler
 from ingest.state import FeedState
+from ingest.times import rfc3339
 
 
 def feed_status(
@@ -22,9 +23,7 @@ def feed_status(
     for index, feed in enumerate(feeds):
         state = states.get(feed.url) or FeedState(url=feed.url)
         next_check = (
-            datetime.fromtimestamp(scheduler.due_at[index] + offset, UTC).isoformat()
-            if scheduler and scheduler.owns(index)
-            else None
+            rfc3339(scheduler.due_at[index] + offset) if scheduler and scheduler.owns(index) else None
         )
         status: dict[str, Any] = {
             **_health(state),

@@ -17,6 +17,7 @@ from prometheus_client import Counter, Gauge
 
 from ingest.metrics import STAGES, Metrics
 from ingest.models import Article
+from ingest.times import rfc3339
 
 MAX_FEED_ROWS = 500
 FEED_FILTERS = ("failing", "backing_off", "gone", "ok", "new")
@@ -123,8 +124,8 @@ def _time(value: Any, now: datetime) -> str:
     moment = _moment(value)
     if moment is None:
         return "<span class=muted>never</span>" if value is None else escape(str(value))
-    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f'<time datetime="{escape(moment.isoformat())}" title="{exact}">{_ago(moment, now)}</time>'
+    exact = rfc3339(moment)
+    return f'<time datetime="{exact}" title="{exact}">{_ago(moment, now)}</time>'
 
 
 def _link(url: str | None, text: str | None) -> str:
@@ -260,7 +261,7 @@ def render(snapshot: Snapshot) -> str:
             _figure("service", "readiness", escape(readiness), bad=not snapshot.ready),
         )
     )
-    stamp = snapshot.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = rfc3339(snapshot.now)
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{REFRESH_S}">'

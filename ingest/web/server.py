@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from ingest import __version__
 from ingest.errors import FatalError
 from ingest.metrics import Metrics
 from ingest.models import Article
+from ingest.times import dumps
 from ingest.web import page as status_page
 
 ReadyCheck = Callable[[], tuple[bool, str]]
@@ -116,7 +116,7 @@ class StatusServer:
             return web.json_response({"error": "limit must be an integer"}, status=400)
         feeds = [f for f in self.feeds() if wanted is None or f.get("state") == wanted]
         body = {"feeds": feeds[:limit], "total": len(feeds), "truncated": len(feeds) > limit}
-        return web.json_response(body, dumps=lambda v: json.dumps(v, default=str))
+        return web.json_response(body, dumps=dumps)
 
     async def start(self) -> None:
         app = web.Application()

@@ -32,16 +32,11 @@ def tool(name: str) -> str:
 
 
 def exported_metric_names() -> set[str]:
-    """Every series name the service exports, including the workers' and the standard process_*."""
+    """Every series name the service exports from its start, before any event: what it registers,
+    with the topics it names at start (as ``Service.run`` does), before its worker pool runs."""
     metrics = Metrics(CollectorRegistry())
     metrics.topics("news.articles", "news.articles.dlq")
-    metrics.workers.pids = lambda: [os.getpid()]
-    metrics.stage_errors.labels("fetch", "timeout")
-    metrics.dead_letters.labels("no_content")
-    metrics.worker_restarts.labels("timeout")
-    metrics.feeds_by_state.labels("failing")  # set for every state once the pipeline runs
-    metrics.partitions_assigned.labels("news.links")  # set by a fleet member's first assignment
-    metrics.rebalances.labels("news.links")
+    metrics.group_topics("news.links", "news.feeds")
     text = generate_latest(metrics.registry).decode()
     return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
 

@@ -19,7 +19,11 @@ def test_build_info_is_unknown_outside_an_image_build() -> None:
 
 def test_worker_collector_reads_cpu_and_memory_of_live_processes() -> None:
     collector = WorkerCollector()
-    assert list(collector.collect()) == []  # no workers yet
+    before = {f.name: f.samples[0].value for f in collector.collect()}
+    assert before == {
+        "ingest_worker_cpu_seconds": 0,
+        "ingest_worker_resident_memory_bytes": 0,
+    }  # no workers yet
     collector.pids = lambda: [os.getpid(), 999_999_999]  # one alive, one not
     families = {f.name: f.samples[0].value for f in collector.collect()}
     assert families["ingest_worker_cpu_seconds"] > 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_json_is_one_object_per_event_with_the_fields() -> None:
     assert event["message"] == "poll of https://a.example/rss failed"
     assert event["feed"] == "https://a.example/rss"
     assert event["reason"] == "http_503"
-    assert event["time"].endswith("+00:00")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["time"])  # RFC 3339, UTC
 
 
 def test_text_is_a_readable_line_with_the_fields_at_the_end() -> None:
@@ -63,3 +64,8 @@ def test_a_traceback_stays_below_the_fields() -> None:
     assert first.endswith("[stage=fetch duration_s=1.235]")
     assert rest[0].startswith("Traceback")
     assert rest[-1] == "ValueError: boom"
+
+
+def test_text_lines_start_with_an_rfc3339_utc_time() -> None:
+    line = emit("text", io.StringIO()).strip()
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING ", line), line

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest import __version__
-from ingest.metrics import METHODS, OUTCOMES, POLL_RESULTS, STAGES, Metrics
+from ingest.metrics import METHODS, OUTCOMES, POLL_RESULTS, STAGES, WORKER_RESTARTS, Metrics
+from ingest.state.base import FEED_HEALTH
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -49,7 +57,7 @@ def test_every_counter_ends_in_total(metrics: Metrics) -> None:
     assert all(name.endswith("_total") for name in counters), counters
     for family in metrics.registry.collect():
         if family.type == "counter":
-            assert all(s.name.endswith(("_total", "_created")) for s in family.samples)
+            assert all(s.name.endswith("_total") for s in family.samples)
         else:
             assert not family.name.endswith("_total"), family.name
 
@@ -114,3 +122,82 @@ def test_one_registry_holds_one_set_of_metrics() -> None:
     Metrics(registry)
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         Metrics(registry)
+
+
+def test_no_created_series(metrics: Metrics) -> None:
+    metrics.stage_items_in.labels("poll").inc()
+    assert "_created" not in exposition(metrics)
+
+
+def test_every_metric_has_a_series_before_any_event(metrics: Metrics) -> None:
+    """A panel or an alert over a metric with no series shows "No data", not 0."""
+    metrics.topics("news.articles", "news.articles.dlq")
+    metrics.group_topics("news.links", "news.feeds")
+    for family in metrics.registry.collect():
+        assert family.samples, family.name
+    for health in FEED_HEALTH:
+        assert value(metrics, "ingest_feeds", state=health) == 0
+    for reason in WORKER_RESTARTS:
+        assert value(metrics, "ingest_worker_restarts_total", reason=reason) == 0
+    for stage in STAGES:
+        assert value(metrics, "ingest_stage_errors_total", stage=stage, reason="internal") == 0
+    assert value(metrics, "ingest_dead_letters_total", reason="no_content") == 0
+    assert value(metrics, "ingest_partitions_assigned", topic="news.links") == 0
+    assert value(metrics, "ingest_worker_cpu_seconds_total") == 0
+
+
+def test_the_readme_lists_every_metric_and_only_those(metrics: Metrics) -> None:
+    metrics.topics("news.articles")
+    exported = set(re.findall(r"^# TYPE (ingest_\S+) ", exposition(metrics), re.MULTILINE))
+    listed = {
+        name
+        for line in README.read_text().splitlines()
+        if line.startswith("| `ingest_")
+        for name in re.findall(r"`(ingest_[a-z_]+)`", line.split("|")[1])
+    }
+    assert exported - listed == set(), "not in the README's metrics table"
+    assert listed - exported == set(), "in the README's table but not exported"
+
+
+def _burn() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_cpu(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + 60
+    while _cpu_of(pid) < seconds:
+        assert time.monotonic() < deadline, "the worker stand-in used no CPU in 60 s"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_worker_cpu_never_goes_down_when_a_worker_is_replaced(metrics: Metrics) -> None:
+    first, second = _burn(), None
+    try:
+        live = [first.pid]
+        metrics.workers.pids = lambda: list(live)
+        _wait_for_cpu(first.pid, 0.3)
+        before = value(metrics, "ingest_worker_cpu_seconds_total")
+        assert before is not None
+        assert before >= 0.3
+        first.kill()
+        first.wait()
+        second = _burn()  # the replacement starts from 0 s of CPU
+        live[:] = [second.pid]
+        after = value(metrics, "ingest_worker_cpu_seconds_total")
+        assert after is not None
+        assert after >= before
+        _wait_for_cpu(second.pid, 0.1)
+        later = value(metrics, "ingest_worker_cpu_seconds_total")
+        assert later is not None
+        assert later >= before + 0.1
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -18,7 +18,7 @@ def test_readable_gives_title_source_time_and_first_lines() -> None:
     lines = text.splitlines()
     assert lines[0] == "Port workers walk out"
     assert "Example News Online" in lines[1]
-    assert "sent 2026-03-10 12:00:00 UTC" in lines[1]
+    assert "sent 2026-03-10T12:00:00Z" in lines[1]
     assert f"{article.word_count} words" in lines[1]
     assert lines[2].strip() == article.url
     assert lines[3].startswith("    First paragraph")

@@ -107,7 +107,10 @@ def test_containment_of_a_text_and_any_part_of_it_is_one(seed: int, count: int) 
     start = rng.randrange(count // 2)
     part = " ".join(text[start : start + count // 2])
     assert containment(sketch(" ".join(text), GAZETTE), sketch(part, COURIER)) in (0.0, 1.0)
-    assert containment(sketch(" ".join(text), GAZETTE), sketch(" ".join(text), COURIER)) == 1.0
+    whole = sketch(" ".join(text), COURIER)
+    # 1 in 8 shingles is sampled: a short text may have none (0.0), never a partial match.
+    sampled = len(whole) > 4
+    assert containment(sketch(" ".join(text), GAZETTE), whole) == (1.0 if sampled else 0.0)
 
 
 @given(st.integers(min_value=0, max_value=2**32))
