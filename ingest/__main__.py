@@ -1,4 +1,4 @@
-from ingest.cli import main
+from ingest.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

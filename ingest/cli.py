@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -20,12 +21,13 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ingest import __version__, logs
 from ingest.config import Settings, load_settings
-from ingest.errors import ConfigError, FatalError, IngestError
+from ingest.errors import ConfigError, FatalError, IngestError, UsageError
 
 if TYPE_CHECKING:
     from ingest.service import Service
@@ -35,6 +37,7 @@ log = logging.getLogger("ingest")
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as argparse's own usage errors
 EXIT_UNACKED = 3
 EXIT_SIGNAL = 130
 CONFIG_ENV = "INGEST_CONFIG"
@@ -62,24 +65,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"--once runs the whole pipeline in one process; it cannot run as role {settings.role}"
         )
     _setup_logging(settings.log.level, settings.log.format)
-    return asyncio.run(_run_service(Service(settings), once=args.once))
+    signals = _Signals()
+    signals.install()
+    return asyncio.run(_run_service(Service(settings), once=args.once, signals=signals))
 
 
-async def _run_service(service: Service, *, once: bool) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = {"count": 0}
+class _Signals:
+    """SIGTERM and SIGINT for ``run``: the first asks the service to stop (it drains); a second, or
+    any once the event loop is gone (the last of the teardown), exits at once with 130. Handled at
+    the process level, not by the event loop, so a signal is seen during blocking teardown too."""
 
-    def on_signal(signum: int) -> None:
-        signals["count"] += 1
-        if signals["count"] > 1:
-            log.warning("second signal: exiting at once")
+    def __init__(self) -> None:
+        self.count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def attach(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        self._loop, self._stop = loop, stop
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.count += 1
+        loop = self._loop
+        if self.count > 1 or loop is None or loop.is_closed():
+            # No logging here: a signal handler may interrupt a thread holding the logging lock.
+            os.write(2, b"ingest: signal received again: exiting at once\n")
             os._exit(EXIT_SIGNAL)
-        log.info("%s received: stopping", signal.Signals(signum).name)
-        stop.set()
+        loop.call_soon_threadsafe(self._stopping, signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    def _stopping(self, signum: int) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        if self._stop is not None:
+            self._stop.set()
+
+
+async def _run_service(service: Service, *, once: bool, signals: _Signals) -> int:
+    stop = asyncio.Event()
+    signals.attach(asyncio.get_running_loop(), stop)
     summary = await service.run(once=once, stop=stop)
     log.info("done: %s", summary.describe())
     if summary.unacknowledged:
@@ -89,15 +114,25 @@ async def _run_service(service: Service, *, once: bool) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
+    from ingest.errors import NoContent
     from ingest.stages.normalise import article_from_html
+    from ingest.urls import canonicalize
 
     _settings(args)  # a --config given is validated, as by every command
     _setup_logging("WARNING", "text")
     try:
+        canonicalize(args.url)
+    except ValueError as exc:
+        raise UsageError(f"--url: {exc}") from exc
+    try:
         body = Path(args.file).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-    article = article_from_html(body, args.url)
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    try:
+        article = article_from_html(body, args.url)
+    except NoContent as exc:
+        why = f": {exc.detail.removesuffix(f' (url={args.url})')}" if exc.detail else ""
+        raise NoContent(f"no article text in {args.file}{why}") from exc
     sys.stdout.write(article.model_dump_json(indent=2) + "\n")
     return EXIT_OK
 
@@ -119,9 +154,14 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from ingest.net import AddressPolicy, HttpClient
     from ingest.source.discover import feed_links
     from ingest.source.sniff import sniff
+    from ingest.urls import canonicalize
 
     settings = _settings(args)
     _setup_logging("WARNING", "text")
+    try:
+        canonicalize(args.url)
+    except ValueError as exc:
+        raise UsageError(f"URL: {exc}") from exc
 
     async def find() -> list[dict[str, str | None]]:
         http = settings.http
@@ -149,9 +189,12 @@ def _cmd_healthcheck(args: argparse.Namespace) -> int:
         with urllib.request.urlopen(url, timeout=args.timeout) as response:
             healthy = response.status == 200
     except (urllib.error.URLError, OSError) as exc:
-        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+        print(f"ingest: unhealthy: {url}: {exc}", file=sys.stderr)
         return EXIT_FATAL
-    print("healthy" if healthy else "unhealthy", file=sys.stderr)
+    print(
+        "ingest: healthy" if healthy else f"ingest: unhealthy: {url} answered {response.status}",
+        file=sys.stderr,
+    )
     return EXIT_OK if healthy else EXIT_FATAL
 
 
@@ -161,13 +204,14 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _setup_logging("WARNING", "text")
     if args.lines < 0:
-        raise ConfigError("--lines must be 0 or more")
+        raise UsageError("--lines must be 0 or more")
     topic = args.topic or settings.kafka.topic
     last = None if args.from_beginning else args.lines
     show = tail.as_json_line if args.json else tail.readable
     count = 0
     bootstrap = tail.bootstrap_for(settings.kafka)
-    for record in tail.read(settings.kafka, bootstrap, topic, last=last, follow=args.follow):
+    waiting = partial(print, file=sys.stderr, flush=True)
+    for record in tail.read(settings.kafka, bootstrap, topic, last=last, follow=args.follow, notice=waiting):
         sys.stdout.write(show(record) + "\n")
         sys.stdout.flush()
         count += 1
@@ -176,8 +220,15 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ingest", description="News feeds to structured articles on Kafka.")
+    parser = _Parser(prog="ingest", description="News feeds to structured articles on Kafka.")
     parser.add_argument("--version", action="version", version=f"ingest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -224,6 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> NoReturn:
+    """The ``ingest`` command: ``main``, then out of the process at once, with stdout, stderr and
+    the logs flushed. Every command has closed what it opened by then; what is skipped is the
+    interpreter's teardown of its modules (about 0.3 s with the extraction libraries loaded), during
+    which signal handlers are back to their defaults: a second SIGTERM there would end the process
+    as killed (143) instead of the documented 130."""
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -231,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ingest: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except UsageError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except FatalError as exc:
         print(f"ingest: fatal: {exc}", file=sys.stderr)
         return EXIT_FATAL

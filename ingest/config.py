@@ -6,10 +6,11 @@ keys as JSON), then the YAML file, then the defaults below. Only ``ingest.cli`` 
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -377,10 +378,66 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = ".".join(str(p) for p in error.get("loc", ()))
-    env = ENV_PREFIX + "__".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
-    return f"{loc or '(root)'}: {error.get('msg')} (env {env.upper()})"
+def describe_errors(errors: Sequence[Mapping[str, Any]], environ: Mapping[str, str]) -> str:
+    """Validation errors as one line a person can act on: the key as written in the file
+    (``feeds[1].interval``), what is wrong with it and the value given; "did you mean" for an
+    unknown key; the environment variable only when one of that name is set."""
+    seen: dict[str, str] = {}
+    for error in errors:
+        path, model = _field_path(error.get("loc", ()))
+        if path in seen:
+            continue  # one message per key: a union's members each report it
+        seen[path] = _problem(error, path, model, environ)
+    return "; ".join(seen.values())
+
+
+def _field_path(loc: Sequence[Any]) -> tuple[str, type[BaseModel] | None]:
+    """The settings key a pydantic ``loc`` points at, without the union members it adds
+    ("http.allow_private_networks.bool"), and the model holding its last part."""
+    model: type[BaseModel] | None = Settings
+    holder: type[BaseModel] | None = Settings
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        if model is None:  # inside a value that is not a section: the rest names union members
+            break
+        text += f".{part}" if text else str(part)
+        holder = model
+        if part not in model.model_fields:  # an unknown key of this section
+            break
+        model = _model_of(model.model_fields[part].annotation)
+    return text or "(root)", holder
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds (itself, or in a tuple or list), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if (found := _model_of(arg)) is not None:
+            return found
+    return None
+
+
+def _problem(
+    error: Mapping[str, Any], path: str, model: type[BaseModel] | None, environ: Mapping[str, str]
+) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if path == "(root)":
+        return message
+    env = ENV_PREFIX + "__".join(p for p in re.split(r"\.|\[\d+\]", path) if p).upper()
+    source = f" (set by {env})" if env in {k.upper() for k in environ} else ""
+    if error.get("type") == "extra_forbidden":
+        name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        known = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {path[: len(path) - len(name)]}{close[0]}?" if close else ""
+        return f"{path}: unknown key{source}{hint}"
+    given = error.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+    return f"{path}: {message}{shown}{source}"
 
 
 def load_settings(path: Path | None, *, role: str | None = None) -> Settings:
@@ -393,14 +450,14 @@ def load_settings(path: Path | None, *, role: str | None = None) -> Settings:
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from exc
+        problems = describe_errors(exc.errors(), os.environ)
+        raise ConfigError(problems) from exc
     if settings.feeds_file is not None and path is not None and not settings.feeds_file.is_absolute():
         settings = settings.model_copy(update={"feeds_file": path.parent / settings.feeds_file})
     if role is not None:
         try:
             _check_role(role, settings.state, settings.kafka)
         except ValueError as exc:
-            raise ConfigError(f"invalid configuration: {exc}") from exc
+            raise ConfigError(str(exc)) from exc
         settings = settings.model_copy(update={"role": role})
     return settings

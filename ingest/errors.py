@@ -5,6 +5,7 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
 
     IngestError
     ├── ConfigError                  bad configuration: fatal at start, names the key
+    ├── UsageError                   bad input on the command line: an unreadable file, a bad URL
     ├── FatalError                   the service cannot go on (state store unusable, broker refused us)
     │   └── BrokerError              topics missing, authorisation refused
     │       └── BrokerUnavailable        no broker answers (the long-running service retries)
@@ -65,6 +66,12 @@ class Disallowed(IngestError):
 
 class ConfigError(IngestError):
     reason = "config"
+
+
+class UsageError(IngestError):
+    """What a command was given cannot be used (a file it cannot read, a URL it cannot take)."""
+
+    reason = "usage"
 
 
 class FatalError(IngestError):
@@ -190,6 +197,10 @@ class OutOfMemory(WorkerCrashed):
 
 class NoContent(PermanentError):
     reason = "no_content"
+
+    def __init__(self, message: str, *, url: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.detail = detail  # why the page gave no text, when it was read at all
 
 
 class InternalError(PermanentError):

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from ingest.times import json_default, rfc3339
 
 FIELDS = ("stage", "feed", "url", "error", "reason", "duration_s", "outcome")
-_NOISY = ("trafilatura", "htmldate", "courlan", "charset_normalizer")
+_NOISY = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "readability")
 
 
 def fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -71,8 +71,10 @@ def setup(level: str, fmt: str, stream: TextIO | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The extraction libraries log each page they cannot read ("parsed tree length: 0", "discarding
+    # data"); the service reports the item's outcome itself, with its reason. Theirs is for DEBUG.
     for noisy in _NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
     # kafka-python logs every lost connection, with tracebacks, many times a second while a broker
     # is away. The service reports the cause itself, once ("Kafka stopped acknowledging", "no Kafka
     # broker reachable"); the library's own account is for DEBUG only.

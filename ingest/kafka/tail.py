@@ -8,10 +8,12 @@ so an empty read, not the offset alone, marks the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,24 @@ def bootstrap_for(settings: KafkaSettings) -> str:
     return settings.bootstrap_servers
 
 
+WAIT_NOTICE_S = 1.0  # a broker slower than this to answer is said to be waited for
+
+
+@contextlib.contextmanager
+def _saying_after(seconds: float, message: str, notice: Callable[[str], None] | None) -> Iterator[None]:
+    """Run the block; if it takes longer than ``seconds``, tell ``notice`` ``message`` (once)."""
+    if notice is None:
+        yield
+        return
+    timer = threading.Timer(seconds, notice, args=(message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def _consumer(settings: KafkaSettings, bootstrap: str) -> KafkaConsumer:
     try:
         return KafkaConsumer(
@@ -53,7 +73,15 @@ def _consumer(settings: KafkaSettings, bootstrap: str) -> KafkaConsumer:
             allow_auto_create_topics=False,  # reading a mistyped topic must not create it
         )
     except KafkaError as exc:
-        raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        hint = (
+            " (kafka.bootstrap_servers is 'embedded': tail reads the broker of a running service; "
+            "is it running?)"
+            if settings.embedded
+            else ""
+        )
+        raise TransientError(
+            f"cannot reach Kafka at {bootstrap} in {settings.connect_timeout_s:g} s: {exc}{hint}"
+        ) from exc
 
 
 def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float) -> list[TopicPartition]:
@@ -75,10 +103,18 @@ def read(
     last: int | None,
     follow: bool,
     idle_s: float = 2.0,
+    notice: Callable[[str], None] | None = None,
 ) -> Iterator[Record]:
     """The topic's records: the last ``last`` of them in time order (all of them when None), then,
-    with ``follow``, every new one as it arrives, until the caller stops iterating (or Ctrl-C)."""
-    consumer = _consumer(settings, bootstrap)
+    with ``follow``, every new one as it arrives, until the caller stops iterating (or Ctrl-C).
+    ``notice`` hears what it waits for, when the broker is slow to answer."""
+    with _saying_after(
+        WAIT_NOTICE_S,
+        f"ingest: waiting for Kafka at {bootstrap} (up to {settings.connect_timeout_s:g} s, "
+        "kafka.connect_timeout_s)",
+        notice,
+    ):
+        consumer = _consumer(settings, bootstrap)
     try:
         partitions = _partitions(consumer, topic, wait_s=settings.connect_timeout_s)
         consumer.assign(partitions)

@@ -55,6 +55,21 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
     return body  # trafilatura sniffs the encoding
 
 
+_SNIFF_BYTES = 4096
+_CONTROL = frozenset(range(0x09)) | frozenset(range(0x0E, 0x20))  # not \t \n \v \f \r, not ESC
+_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and 32): NUL bytes are text there
+
+
+def _binary(body: bytes) -> bool:
+    """Whether a body is not text at all (an image, a PDF, a compressed file served as HTML): a NUL
+    byte, or more than one byte in twenty a control character, in its first 4 kB."""
+    head = body[:_SNIFF_BYTES]
+    if not head or head.startswith(_BOMS):
+        return False
+    controls = sum(1 for byte in head if byte in _CONTROL and byte != 0x1B)
+    return b"\x00" in head or controls * 20 > len(head)
+
+
 def extract_html(
     body: bytes, url: str, content_type: str | None
 ) -> tuple[str, PageMetadata, str | None, PageMethod]:
@@ -66,6 +81,8 @@ def extract_html(
     what the page does not state: its byline search when no author is named, htmldate when no
     publication date is. Raises ``ParseError`` when the page cannot be parsed as HTML at all.
     """
+    if _binary(body):
+        raise ParseError("not an HTML page: binary data", url=url)
     markup = _decode(body, content_type)
     try:
         tree = trafilatura.load_html(markup)
@@ -156,7 +173,11 @@ def from_feed(
         error: IngestError = page.error or NoContent("no text on the page", url=page.entry.link)
         if isinstance(error, TransientError):
             raise error
-        raise NoContent(f"no text on the page ({reason}) and none in the feed", url=page.entry.link)
+        raise NoContent(
+            f"no text on the page ({reason}) and none in the feed",
+            url=page.entry.link,
+            detail=detail or reason,
+        )
     metadata = metadata or PageMetadata()
     if metadata.language is None:
         metadata = replace(metadata, language=detect_language(text, page.entry.language_code))

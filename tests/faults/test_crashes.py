@@ -85,7 +85,7 @@ def test_service_killed_five_times_loses_nothing(deploy: Deploy, site: Site, tmp
     [
         ({"kafka": {"partitions": 0}}, "kafka.partitions"),
         ({"http": {"allow_private_networks": ["not-a-range"]}}, "http.allow_private_networks"),
-        ({"feeds": ["ftp://example.org/feed"]}, "feeds.0.url"),
+        ({"feeds": ["ftp://example.org/feed"]}, "feeds[0].url"),
         ({"kafka": {"topicc": "x"}}, "kafka.topicc"),
         ({"state": {"url": "postgres://db/ingest"}}, "state.url"),
         ({"metrics": {"port": 70000}}, "metrics.port"),

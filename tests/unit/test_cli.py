@@ -72,7 +72,7 @@ def test_check_config_with_a_bad_value_exits_2_naming_the_key(
     assert out == ""
     assert "configuration error" in err
     assert "kafka.partitions" in err
-    assert "INGEST_KAFKA__PARTITIONS" in err
+    assert "INGEST_" not in err  # the value came from the file, not from a variable
 
 
 def test_check_config_with_a_bad_environment_value_exits_2(
@@ -123,7 +123,7 @@ def test_extract_of_a_page_without_text_fails(tmp_path: Path, capsys: pytest.Cap
     assert main(["extract", str(page), "--url", "https://a.example/x"]) == EXIT_FATAL
     out, err = capsys.readouterr()
     assert out == ""
-    assert "ingest: error: no text on the page" in err
+    assert err == f"ingest: error: no article text in {page}: no text on the page\n"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
