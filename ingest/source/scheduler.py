@@ -3,9 +3,11 @@
 Policy as data: next check = the feed's interval (its own, else the default), scaled by how often
 its recent polls brought new entries (shorter for busy feeds, longer for quiet ones), never sooner
 than the feed itself asks (Cache-Control, Expires, RSS ttl, sy:updatePeriod, Retry-After), doubled
-per consecutive failure, clamped between the minimum and the maximum, and spread by jitter so feeds
-do not poll in step. A feed is never given up: a failing one is polled at the maximum interval, and
-a 410 Gone one too.
+After a failure the feed is retried at the minimum interval, doubled per consecutive failure
+(1, 2, 4, 8… minutes by default: a feed that is down is known to be failing within minutes), never
+later than its own interval doubled as often. Everything is clamped between the minimum and the
+maximum and spread by jitter so feeds do not poll in step. A feed is never given up: a failing one
+ends up polled at the maximum interval, and a 410 Gone one too.
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ class Scheduler:
         s = self._settings
         base = (feed.interval or s.default_interval_s) * factor
         if consecutive_errors:
-            base *= 2 ** min(consecutive_errors, MAX_BACKOFF_EXPONENT)
+            # Retry soon, then back off: the minimum interval, doubled per failure in a row, and
+            # never later than the feed's own interval doubled as often (then clamped to the maximum).
+            exponent = min(consecutive_errors, MAX_BACKOFF_EXPONENT)
+            base = min(s.min_interval_s * 2 ** (exponent - 1), base * 2**exponent)
         # Clamp, jitter, clamp again: never outside the bounds, yet feeds held at the maximum
         # still spread out instead of polling in step.
         jittered = self._clamp(base) * (1 + self._rng.uniform(-s.jitter, s.jitter))

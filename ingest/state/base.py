@@ -36,15 +36,16 @@ class FeedState:
 
     def entries_per_day(self, now: datetime) -> float | None:
         """New entries a day since the first successful poll (its backlog left out; at least an hour
-        of history assumed). None before the first success."""
-        if self.first_success_at is None:
+        of history assumed). None until a second successful poll: the first one's entries are the
+        backlog the feed held, not a rate."""
+        if self.first_success_at is None or self.last_success_at in (None, self.first_success_at):
             return None
         days = max((now - self.first_success_at).total_seconds(), 3600.0) / 86400.0
         return (self.entries_seen - self.first_entries) / days
 
     @property
     def health(self) -> str:
-        """ok, backing_off (a few failures), failing (many), or gone."""
+        """ok, backing_off (its last poll failed), failing (``FAILING_AFTER`` in a row), or gone."""
         if self.gone:
             return "gone"
         if self.consecutive_errors >= FAILING_AFTER:
@@ -53,7 +54,10 @@ class FeedState:
 
 
 FEED_HEALTH = ("ok", "backing_off", "failing", "gone")
-FAILING_AFTER = 5
+# Failing after two failed polls in a row: one can be a blip (a timeout, a deploy on the site's side);
+# the retry after a failure comes a minute later (``ingest.source.scheduler``), so a feed that is
+# down shows as failing within minutes whatever its normal interval.
+FAILING_AFTER = 2
 
 
 class StateStore(Protocol):

@@ -30,7 +30,7 @@ def test_prometheus_config_is_valid(config: str) -> None:
 def test_rules_are_valid() -> None:
     result = promtool("check", "rules", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass() -> None:

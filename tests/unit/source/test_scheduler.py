@@ -34,15 +34,17 @@ def test_interval_is_clamped() -> None:
     assert s.interval(FEEDS[3], 0) == 1000  # above max_interval_s
 
 
-def test_backoff_grows_with_consecutive_errors_up_to_the_maximum() -> None:
+def test_a_failure_is_retried_soon_then_backed_off_up_to_the_maximum() -> None:
     s = scheduler()
-    intervals = [s.interval(FEEDS[0], errors) for errors in range(8)]
-    assert intervals == [100, 200, 400, 800, 1000, 1000, 1000, 1000]
+    intervals = [s.interval(FEEDS[0], errors) for errors in range(9)]
+    # The minimum (10 s) doubled per failure in a row, whatever the feed's interval (100 s).
+    assert intervals == [100, 10, 20, 40, 80, 160, 320, 640, 1000]
 
 
-def test_backoff_starts_from_the_feeds_own_interval() -> None:
+def test_backoff_never_waits_longer_than_the_feeds_own_interval_doubled() -> None:
     s = scheduler()
-    assert [s.interval(FEEDS[1], errors) for errors in range(4)] == [30, 60, 120, 240]
+    # interval 30 s: 10 (min), 20, 40, 80... as long as under 30 * 2**errors.
+    assert [s.interval(FEEDS[1], errors) for errors in range(4)] == [30, 10, 20, 40]
 
 
 def test_backoff_is_clamped_after_doubling() -> None:
@@ -54,8 +56,8 @@ def test_backoff_is_clamped_after_doubling() -> None:
 def test_backoff_exponent_is_bounded() -> None:
     settings = SchedulerSettings(default_interval_s=1, min_interval_s=1, max_interval_s=1e12, jitter=0)
     s = Scheduler(FEEDS[:1], settings)
-    assert s.interval(FEEDS[0], MAX_BACKOFF_EXPONENT) == 2**MAX_BACKOFF_EXPONENT
-    assert s.interval(FEEDS[0], 10_000) == 2**MAX_BACKOFF_EXPONENT
+    assert s.interval(FEEDS[0], MAX_BACKOFF_EXPONENT) == 2 ** (MAX_BACKOFF_EXPONENT - 1)
+    assert s.interval(FEEDS[0], 10_000) == 2 ** (MAX_BACKOFF_EXPONENT - 1)
 
 
 @pytest.mark.parametrize("errors", [0, 2, 20])
@@ -99,30 +101,30 @@ def test_due_and_done_order() -> None:
     start = time.monotonic() + 1
     assert len(s.due(start)) == 4
 
-    s.done(0, 1, start)  # 100 doubled once: due at start + 200
+    s.done(0, 1, start)  # failed once: retried at the minimum, start + 10
     s.done(1, 0, start)  # due at start + 30
-    s.done(2, 4, start)  # 1 doubled four times: due at start + 16
+    s.done(2, 4, start)  # interval 1 s, failed four times: 1 doubled four times, start + 16
     s.done(3, 0, start)  # due at start + 1000
 
-    assert s.next_due_in(start) == pytest.approx(16)
-    assert s.due(start + 15) == []
+    assert s.next_due_in(start) == pytest.approx(10)
+    assert s.due(start + 9) == []
+    assert s.due(start + 10) == [(0, FEEDS[0])]
     assert s.due(start + 16) == [(2, FEEDS[2])]
-    assert s.due(start + 500) == [(1, FEEDS[1]), (0, FEEDS[0])]
+    assert s.due(start + 500) == [(1, FEEDS[1])]
     assert s.next_due_in(start + 500) == pytest.approx(500)
     assert s.next_due_in(start + 2000) == 0.0
     assert s.due(start + 2000) == [(3, FEEDS[3])]
 
 
-def test_failing_feed_is_polled_later_than_a_healthy_one() -> None:
+def test_a_feed_failing_for_long_is_polled_later_than_a_healthy_one() -> None:
     s = scheduler()
     start = time.monotonic() + 1
     s.due(start)
-    s.done(0, 2, start)
+    s.done(0, 7, start)  # 10 s doubled six times: 640 s, over its healthy 100 s
     s.done(1, 0, start)
     s.done(2, 0, start)
     s.done(3, 0, start)
     order = [index for index, _ in s.due(start + 10_000)]
-    assert order.index(0) > order.index(2)
     assert order == [2, 1, 0, 3]
 
 
@@ -162,8 +164,9 @@ def test_a_backlog_brings_the_next_poll_forward() -> None:
 def test_failures_back_off_up_to_the_cap_and_success_resets() -> None:
     s = scheduler()
     now = time.monotonic()
-    delays = [s.done(0, errors, now) for errors in range(1, 8)]
+    delays = [s.done(0, errors, now) for errors in range(1, 10)]
     assert delays == sorted(delays)
+    assert delays[0] == 10  # the first retry comes soon
     assert delays[-1] == 1000
     assert s.done(0, 0, now) == 100
 
@@ -203,5 +206,6 @@ def test_takeover_waits_one_interval_after_the_last_poll_by_anyone() -> None:
     s = scheduler()
     assert s.takeover_delay(0, since_last_poll=30, consecutive_errors=0) == 70
     assert s.takeover_delay(0, since_last_poll=500, consecutive_errors=0) == 0
-    assert s.takeover_delay(0, since_last_poll=30, consecutive_errors=1) == 170  # backing off
+    assert s.takeover_delay(0, since_last_poll=5, consecutive_errors=1) == 5  # retried soon after a failure
+    assert s.takeover_delay(0, since_last_poll=30, consecutive_errors=3) == 10  # then backing off
     assert 0 <= s.takeover_delay(0, since_last_poll=None, consecutive_errors=0) <= 1.0

@@ -28,7 +28,7 @@ def test_a_sitemap_index_lists_the_child_sitemaps_polled_with_it() -> None:
     states = {
         index: FeedState(url=index, last_polled_at=NOW, children=(news, sport)),
         news: FeedState(url=news, last_polled_at=NOW, entries_seen=12),
-        sport: FeedState(url=sport, last_polled_at=NOW, consecutive_errors=2, last_error_reason="http_5xx"),
+        sport: FeedState(url=sport, last_polled_at=NOW, consecutive_errors=1, last_error_reason="http_5xx"),
     }
     (listed,) = feed_status(states, (FeedConfig(url=index),), None)
     assert [(c["url"], c["state"]) for c in listed["sitemaps"]] == [(news, "ok"), (sport, "backing_off")]
@@ -42,6 +42,7 @@ def test_entries_per_day_leave_out_the_first_polls_backlog() -> None:
         url=url,
         last_polled_at=NOW,
         first_success_at=datetime.now(UTC) - timedelta(days=2),
+        last_success_at=NOW,
         first_entries=50,
         entries_seen=70,
     )
@@ -50,5 +51,14 @@ def test_entries_per_day_leave_out_the_first_polls_backlog() -> None:
     assert state.first_success_at is not None
     assert state.entries_per_day(state.first_success_at + timedelta(days=2)) == 10.0
     assert FeedState(url=url).entries_per_day(NOW) is None
-    young = FeedState(url=url, first_success_at=NOW, first_entries=5, entries_seen=6)
+    young = FeedState(
+        url=url,
+        first_success_at=NOW - timedelta(minutes=10),
+        last_success_at=NOW,
+        first_entries=5,
+        entries_seen=6,
+    )
     assert young.entries_per_day(NOW) == 24.0  # an hour of history at least
+    # One successful poll alone: its entries are the feed's backlog, no rate yet (not "0 a day").
+    first = FeedState(url=url, first_success_at=NOW, last_success_at=NOW, first_entries=14, entries_seen=14)
+    assert first.entries_per_day(NOW) is None
