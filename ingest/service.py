@@ -40,6 +40,7 @@ class Service:
         self.role = role_for(settings)  # decided once; reads the feed list
         self._publisher: Publisher | None = None
         self._state_up = True
+        self._status: StatusServer | None = None
         self._running = False
         self._stopping = False
 
@@ -52,6 +53,8 @@ class Service:
             return False, "Kafka not acknowledging"
         if not self._state_up:
             return False, "state store not answering"
+        if self._status is not None and (failing := self._status.all_failing()):
+            return False, f"all {failing} feeds failing"
         return True, "ok"
 
     async def run(self, *, once: bool, stop: asyncio.Event) -> RunSummary:
@@ -77,12 +80,15 @@ class Service:
             status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
             await status.start()
             stack.push_async_callback(status.stop)
+            self._status = status
             publisher = Publisher(s.kafka, bootstrap, self.metrics)
             stack.push_async_callback(publisher.close)
             if not await self._connect_kafka(publisher, bootstrap, topics, once=once, stop=stop):
                 self._stopping = True
                 return RunSummary(Counter(), Counter())
             self._publisher = publisher
+            status.broker = bootstrap
+            status.broker_ok = lambda: publisher.healthy
             http = await stack.enter_async_context(
                 HttpClient(s.http, AddressPolicy(s.http.private_allowance))
             )

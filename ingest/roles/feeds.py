@@ -44,6 +44,7 @@ class FeedLoop:
         """The feeds on the status page, with their next checks if they are scheduled."""
         scheduler = self.scheduler if scheduled else None
         status.feeds = lambda: feed_status(self._cycle.health.states, self.feeds, scheduler)
+        status.all_failing = self._cycle.health.all_failing
 
     async def _poll(self, feed: FeedConfig) -> PollReport:
         # A lane of the feed's host before a feed slot: many feeds of one host do not hold every

@@ -82,6 +82,7 @@ class FeedHealth:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self.states: dict[str, FeedState] = {}
+        self._counts = dict.fromkeys(FEED_HEALTH, 0)
         for health in FEED_HEALTH:
             metrics.feeds_by_state.labels(health).set(0)
 
@@ -89,8 +90,15 @@ class FeedHealth:
         before = self.states.get(state.url)
         if before is not None:
             self._metrics.feeds_by_state.labels(before.health).dec()
+            self._counts[before.health] -= 1
         self.states[state.url] = state
         self._metrics.feeds_by_state.labels(state.health).inc()
+        self._counts[state.health] += 1
+
+    def all_failing(self) -> int:
+        """How many feeds were polled, when every one of them is failing now; else 0."""
+        polled = len(self.states)
+        return polled if polled and self._counts["failing"] == polled else 0
 
 
 class FeedCycle:

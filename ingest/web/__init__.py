@@ -2,6 +2,7 @@
 and the /feeds view."""
 
 from ingest.web.feeds import feed_status
-from ingest.web.server import RateWindow, StatusServer
+from ingest.web.history import History
+from ingest.web.server import StatusServer
 
-__all__ = ["RateWindow", "StatusServer", "feed_status"]
+__all__ = ["History", "StatusServer", "feed_status"]

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge
 from ingest.metrics import STAGES, Metrics
 from ingest.models import Article
 from ingest.times import rfc3339
+from ingest.web.chart import bar_chart
 
 MAX_FEED_ROWS = 500
 FEED_FILTERS = ("failing", "backing_off", "gone", "ok", "new")
@@ -40,12 +41,28 @@ class Snapshot:
     version: str
     ready: bool
     ready_detail: str
-    articles_per_minute: float | None  # None until two samples a minute apart exist
     published_total: int
     stages: Sequence[StageCounts]
     feeds: Sequence[Mapping[str, Any]]
     feed_filter: str | None
     recent: Sequence[Article]
+    uptime_s: float = 0.0
+    last_publish_at: datetime | None = None  # when Kafka last acknowledged an article
+    dead_letters: int = 0  # since start
+    broker: str = ""  # the bootstrap address
+    broker_ok: bool = True  # acknowledging
+    per_minute: Sequence[int | None] = ()  # articles in each of the last 60 minutes, oldest first
+    last_5_min: int | None = None  # articles in the last 5 minutes (since start if shorter)
+    last_hour: int | None = None  # articles in the last hour (since start if shorter)
+
+
+def dead_letters_total(metrics: Metrics) -> int:
+    return int(sum(_sums(metrics.dead_letters).values()))
+
+
+def last_publish_at(metrics: Metrics) -> datetime | None:
+    stamp = sum(_sums(metrics.last_publish).values())
+    return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else None
 
 
 def _sums(*metrics: Counter | Gauge) -> dict[tuple[str, str], float]:
@@ -238,30 +255,92 @@ td{font-variant-numeric:tabular-nums}.muted{color:#656d76}.bad{color:#b42318;fon
 .state.failing,.state.gone{background:#ffe2e0}.state.backing_off{background:#fff1c2}
 #summary{display:flex;gap:2rem;flex-wrap:wrap}#summary div{min-width:9rem}
 #summary .figure{display:block;font-size:1.6rem;font-weight:600}nav{margin:.5rem 0}
+svg .bar{fill:#2f81f7}svg .axis{stroke:#8c959f}svg .tick{font-size:10px;fill:#656d76}
 """
 
 
-def _figure(label: str, element_id: str, value: str, *, bad: bool = False) -> str:
-    """One headline figure; ``value`` is already HTML."""
+def _figure(label: str, element_id: str, value: str, *, bad: bool = False, note: str = "") -> str:
+    """One headline figure; ``value`` and ``note`` are already HTML."""
     kind = "figure bad" if bad else "figure"
     figure = f'<span class="{kind}" id={element_id}>{value}</span>'
-    return f"<div class=stat><span class=muted>{label}</span> {figure}</div>"
+    small = f"<span class=muted>{note}</span>" if note else ""
+    return f"<div class=stat><span class=muted>{label}</span> {figure}{small}</div>"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _window(label: str, window_s: float, uptime_s: float) -> str:
+    """ "last hour", or "since start (12 min)" while the service has run for less than that."""
+    return label if uptime_s >= window_s else f"since start ({_duration(uptime_s)})"
+
+
+def _headline(snapshot: Snapshot) -> str:
+    feeds = snapshot.feeds
+    polled = [f for f in feeds if f.get("state") not in (None, "new")]
+    failing = sum(1 for f in feeds if f.get("state") == "failing")
+    never = sum(1 for f in polled if not f.get("last_success_at"))
+    readiness = "ready" if snapshot.ready else f"not ready: {snapshot.ready_detail}"
+    last = snapshot.last_publish_at
+    broker = escape(snapshot.broker) if snapshot.broker else "–"
+    return "".join(
+        (
+            _figure(
+                "last article published",
+                "last-article",
+                _time(last, snapshot.now) if last else "<span class=muted>none yet</span>",
+                bad=last is None and bool(polled),
+            ),
+            _figure(
+                "articles, last 5 min",
+                "last-5-min",
+                _number(snapshot.last_5_min),
+                note=f" {_window('', 300, snapshot.uptime_s)}" if snapshot.uptime_s < 300 else "",
+            ),
+            _figure(
+                "articles, last hour",
+                "last-hour",
+                _number(snapshot.last_hour),
+                note=f" {_window('', 3600, snapshot.uptime_s)}" if snapshot.uptime_s < 3600 else "",
+            ),
+            _figure("published since start", "published", f"{snapshot.published_total:,}"),
+            _figure(
+                "dead letters", "dead-letters", f"{snapshot.dead_letters:,}", bad=snapshot.dead_letters > 0
+            ),
+            _figure(
+                "feeds failing",
+                "failing-count",
+                f"{failing:,} of {len(feeds):,}",
+                bad=failing > 0,
+            ),
+            _figure("feeds never succeeded", "never-count", f"{never:,}", bad=never > 0),
+            _figure("uptime", "uptime", _duration(snapshot.uptime_s)),
+            _figure(
+                "Kafka",
+                "broker",
+                f"{broker} · {'acknowledging' if snapshot.broker_ok else 'not acknowledging'}",
+                bad=not snapshot.broker_ok,
+            ),
+            _figure("service", "readiness", escape(readiness), bad=not snapshot.ready),
+        )
+    )
 
 
 def render(snapshot: Snapshot) -> str:
     """The status page as a complete HTML document."""
-    failing = sum(1 for f in snapshot.feeds if f.get("state") == "failing")
-    readiness = "ready" if snapshot.ready else f"not ready: {snapshot.ready_detail}"
-    summary = "".join(
-        (
-            _figure("articles per minute", "rate", _number(snapshot.articles_per_minute, 1)),
-            _figure("articles published", "published", f"{snapshot.published_total:,}"),
-            _figure("feeds", "feed-count", f"{len(snapshot.feeds):,}"),
-            _figure("feeds failing", "failing-count", f"{failing:,}", bad=failing > 0),
-            _figure("service", "readiness", escape(readiness), bad=not snapshot.ready),
-        )
-    )
     stamp = rfc3339(snapshot.now)
+    chart = bar_chart(
+        snapshot.per_minute or [None] * 60,
+        label="Articles published per minute, last 60 minutes",
+        element_id="per-minute",
+    )
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{REFRESH_S}">'
@@ -270,6 +349,8 @@ def render(snapshot: Snapshot) -> str:
         f"<h1>ingest status</h1><p class=muted>version {escape(snapshot.version)} · {stamp} · "
         f"refreshes every {REFRESH_S} s · "
         '<a href="/metrics">metrics</a> · <a href="/feeds">feeds as JSON</a></p>'
-        f"<section id=summary>{summary}</section><h2>Pipeline</h2>{_stages_table(snapshot.stages)}"
+        f"<section id=summary>{_headline(snapshot)}</section>"
+        f"<h2>Articles published per minute, last hour</h2>{chart}"
+        f"<h2>Pipeline</h2>{_stages_table(snapshot.stages)}"
         f"<h2>Feeds</h2>{_feeds_table(snapshot)}{_recent_list(snapshot)}</body></html>"
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,34 +19,13 @@ from ingest.metrics import Metrics
 from ingest.models import Article
 from ingest.times import dumps
 from ingest.web import page as status_page
+from ingest.web.history import History
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 FeedStatus = Callable[[], list[dict[str, Any]]]
 RecentArticles = Callable[[], Sequence[Article]]
 MAX_FEEDS_LISTED = 10_000
-RATE_WINDOW_S = 60.0
-RATE_SAMPLE_S = 5.0
-
-
-class RateWindow:
-    """Articles per minute over the last minute, from samples of the published total."""
-
-    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
-        self._window_s = window_s
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def add(self, at: float, total: int) -> None:
-        self._samples.append((at, total))
-        while len(self._samples) > 2 and at - self._samples[1][0] >= self._window_s:
-            self._samples.popleft()
-
-    def per_minute(self) -> float | None:
-        if len(self._samples) < 2:
-            return None
-        (start, first), (end, last) = self._samples[0], self._samples[-1]
-        if end - start < self._window_s / 6:
-            return None
-        return max(0, last - first) * 60.0 / (end - start)
+SAMPLE_S = 5.0  # how often the published total is sampled for the chart and the windows
 
 
 class StatusServer:
@@ -62,18 +40,24 @@ class StatusServer:
         self.port = port
         self.feeds: FeedStatus = list  # replaced once the feeds are known
         self.recent: RecentArticles = tuple  # replaced once the pipeline runs
-        self._rate = RateWindow()
+        self.broker = ""  # the bootstrap address, once known
+        self.broker_ok: Callable[[], bool] = lambda: True  # whether Kafka acknowledges
+        # How many feeds are polled here when every one of them is failing, else 0 (set once feeds
+        # are polled): the service is then not ready, though it runs.
+        self.all_failing: Callable[[], int] = lambda: 0
+        self._started = time.monotonic()
+        self._history = History()
         self._sampler: asyncio.Task[None] | None = None
 
     def _sample(self) -> int:
         total = status_page.published_total(self._metrics)
-        self._rate.add(time.monotonic(), total)
+        self._history.add(time.monotonic(), total)
         return total
 
     async def _sample_forever(self) -> None:
         while True:
             self._sample()
-            await asyncio.sleep(RATE_SAMPLE_S)
+            await asyncio.sleep(SAMPLE_S)
 
     async def _status_page(self, request: web.Request) -> web.Response:
         wanted = request.query.get("state") or None
@@ -81,17 +65,25 @@ class StatusServer:
             raise web.HTTPBadRequest(text=f"state must be one of {', '.join(status_page.FEED_FILTERS)}")
         published = self._sample()
         ready, detail = self._ready()
+        now = time.monotonic()
         snapshot = status_page.Snapshot(
             now=datetime.now(UTC),
             version=__version__,
             ready=ready,
             ready_detail=detail,
-            articles_per_minute=self._rate.per_minute(),
             published_total=published,
             stages=status_page.stage_counts(self._metrics),
             feeds=self.feeds(),
             feed_filter=wanted,
             recent=self.recent(),
+            uptime_s=now - self._started,
+            last_publish_at=status_page.last_publish_at(self._metrics),
+            dead_letters=status_page.dead_letters_total(self._metrics),
+            broker=self.broker,
+            broker_ok=self.broker_ok(),
+            per_minute=self._history.per_minute(now),
+            last_5_min=self._history.count(now, 300),
+            last_hour=self._history.count(now, 3600),
         )
         return web.Response(text=status_page.render(snapshot), content_type="text/html", charset="utf-8")
 

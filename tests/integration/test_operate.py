@@ -121,7 +121,7 @@ def test_status_page_in_a_browser(running: tuple[Deployment, Site], tmp_path: Pa
     lines = visible_lines(rendered_dom(url, tmp_path / "profile"))
     text = "\n".join(lines)
     assert lines[0] == "ingest status"
-    published = re.search(r"^articles published ([\d,]+)$", text, re.MULTILINE)
+    published = re.search(r"^published since start ([\d,]+)$", text, re.MULTILINE)
     assert published is not None, text
     assert int(published.group(1).replace(",", "")) >= 4
     assert "service ready" in text

@@ -185,3 +185,23 @@ async def test_items_that_are_not_entries_are_counted_and_the_others_carried(
         for reason in ("enclosure_only", "no_identity")
     }
     assert skipped == {"enclosure_only": 1.0, "no_identity": 1.0}
+
+
+def test_feed_health_says_when_every_feed_polled_is_failing() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from ingest.source.cycle import FeedHealth
+    from ingest.state import FeedState
+
+    metrics = Metrics(CollectorRegistry())
+    health = FeedHealth(metrics)
+    assert health.all_failing() == 0  # nothing polled yet
+    health.update(FeedState(url="https://a.example/rss", consecutive_errors=1))
+    health.update(FeedState(url="https://b.example/rss", consecutive_errors=2))
+    assert health.all_failing() == 0  # one is only backing off
+    health.update(FeedState(url="https://a.example/rss", consecutive_errors=2))
+    assert health.all_failing() == 2
+    assert metrics.registry.get_sample_value("ingest_feeds", {"state": "failing"}) == 2
+    health.update(FeedState(url="https://b.example/rss"))
+    assert health.all_failing() == 0
+    assert metrics.registry.get_sample_value("ingest_feeds", {"state": "ok"}) == 1

@@ -7,7 +7,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from ingest.metrics import STAGES, Metrics
-from ingest.web import RateWindow
+from ingest.web import History
 from ingest.web.page import MAX_FEED_ROWS, Snapshot, published_total, render, stage_counts
 from tests.unit.factories import make_article, words
 
@@ -20,6 +20,7 @@ def feed(name: str, state: str, **extra: Any) -> dict[str, Any]:
         "name": name,
         "state": state,
         "last_polled_at": NOW - timedelta(minutes=3),
+        "last_success_at": NOW - timedelta(minutes=3),
         "next_check_at": (NOW + timedelta(minutes=12)).isoformat(),
         "last_status": 200,
         "last_error": None,
@@ -36,8 +37,15 @@ def snapshot(**overrides: Any) -> Snapshot:
         "version": "1.2.3",
         "ready": True,
         "ready_detail": "ok",
-        "articles_per_minute": 12.5,
         "published_total": 1234,
+        "uptime_s": 7200.0,
+        "last_publish_at": NOW - timedelta(seconds=40),
+        "dead_letters": 3,
+        "broker": "kafka:9092",
+        "broker_ok": True,
+        "per_minute": [None] * 50 + [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "last_5_min": 35,
+        "last_hour": 45,
         "stages": stage_counts(Metrics(CollectorRegistry())),
         "feeds": [
             feed("alpha", "ok"),
@@ -65,9 +73,15 @@ def test_the_page_shows_throughput_stages_feeds_and_articles() -> None:
     page = render(snapshot())
     assert page.startswith("<!DOCTYPE html>")
     text = text_of(page)
-    assert "articles per minute 12.5" in text
-    assert "articles published 1,234" in text
-    assert "feeds failing 1" in text
+    assert "last article published 40 s ago" in text
+    assert "articles, last 5 min 35" in text
+    assert "articles, last hour 45" in text
+    assert "published since start 1,234" in text
+    assert "dead letters 3" in text
+    assert "feeds failing 1 of 2" in text
+    assert "feeds never succeeded 0" in text
+    assert "uptime 2.0 h" in text
+    assert "Kafka kafka:9092 · acknowledging" in text
     for stage in STAGES:
         assert f"<th scope=row>{stage}</th>" in page
     assert "alpha" in text
@@ -102,10 +116,43 @@ def test_links_only_to_web_addresses() -> None:
     assert 'href="javascript:' not in page
 
 
-def test_not_ready_and_no_rate_yet() -> None:
-    page = render(snapshot(ready=False, ready_detail="Kafka not acknowledging", articles_per_minute=None))
-    assert "not ready: Kafka not acknowledging" in text_of(page)
-    assert "id=rate><span class=muted>–</span>" in page
+def test_not_ready_and_no_history_yet() -> None:
+    page = render(
+        snapshot(
+            ready=False,
+            ready_detail="Kafka not acknowledging",
+            broker_ok=False,
+            last_5_min=None,
+            last_hour=None,
+            per_minute=[],
+            last_publish_at=None,
+            uptime_s=20.0,
+        )
+    )
+    text = text_of(page)
+    assert "not ready: Kafka not acknowledging" in text
+    assert "Kafka kafka:9092 · not acknowledging" in text
+    assert "id=last-5-min><span class=muted>–</span>" in page
+    assert "since start (20 s)" in text  # the windows say they are shorter than their name
+    assert "last article published none yet" in text
+    assert "no history yet" in text
+
+
+def test_feeds_polled_but_never_successful_are_counted() -> None:
+    never = feed("gamma", "failing", last_success_at=None, consecutive_errors=2)
+    fine = feed("alpha", "ok", last_success_at=NOW - timedelta(minutes=3))
+    text = text_of(render(snapshot(feeds=[never, fine, feed("new", "new")])))
+    assert "feeds never succeeded 1" in text
+    assert "feeds failing 1 of 3" in text
+
+
+def test_the_chart_has_a_bar_per_minute_with_history() -> None:
+    page = render(snapshot())
+    svg = page[page.index("<svg id=per-minute") : page.index("</svg>")]
+    assert 'aria-label="Articles published per minute, last 60 minutes"' in svg
+    assert svg.count("<rect class=bar") == 9  # the minutes before the start, and the empty one, draw nothing
+    assert "<title>9</title>" in svg
+    assert ">9</text>" in svg  # the scale: the busiest minute
 
 
 def test_long_feed_lists_are_cut() -> None:
@@ -136,12 +183,31 @@ def test_stage_counts_sum_errors_and_drops_over_reasons() -> None:
     assert published_total(metrics) == 7
 
 
-def test_rate_window_needs_some_history_then_gives_per_minute() -> None:
-    window = RateWindow(window_s=60)
-    window.add(0.0, 100)
-    assert window.per_minute() is None
-    window.add(5.0, 101)
-    assert window.per_minute() is None  # under a sixth of the window
-    for second in range(10, 121, 5):
-        window.add(float(second), 100 + second)  # one article a second
-    assert window.per_minute() == 60.0
+def test_history_counts_per_minute_and_over_windows() -> None:
+    history = History()
+    assert history.count(0.0, 300) is None
+    for second in range(0, 601, 5):
+        history.add(float(second), second // 10)  # one article every 10 s
+    assert history.count(600.0, 300) == 30
+    assert history.count(600.0, 3600) == 60  # since the first sample: there is no more history
+    assert history.covered(600.0, 3600) == 600.0
+    bars = history.per_minute(600.0)
+    assert bars[:50] == [None] * 50  # before the first sample
+    assert bars[50:] == [6] * 10
+
+
+def test_history_keeps_an_hour() -> None:
+    history = History()
+    for second in range(0, 7201, 5):
+        history.add(float(second), second)
+    assert history.count(7200.0, 3600) == 3600
+    assert history.per_minute(7200.0) == [60] * 60
+    assert len(history._times) <= 3600 // 5 + 14
+
+
+def test_history_ignores_samples_out_of_order() -> None:
+    history = History()
+    history.add(10.0, 5)
+    history.add(5.0, 100)
+    history.add(20.0, 7)
+    assert history.count(20.0, 60) == 2
