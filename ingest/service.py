@@ -77,6 +77,7 @@ class Service:
                 stack.callback(broker.stop)
             state = await open_state(s.state)
             stack.push_async_callback(state.close)
+            await self._match_state_to_broker(state)
             status = StatusServer(self.metrics, self._ready, s.metrics.host, s.metrics.port)
             await status.start()
             stack.push_async_callback(status.stop)
@@ -119,6 +120,28 @@ class Service:
             self._stopping = True
             return summary
         raise AssertionError("unreachable")
+
+    async def _match_state_to_broker(self, state: StateStore) -> None:
+        """Say at start what outlives a restart. The embedded broker keeps its topics in memory: the
+        state is started empty with it, or the articles it remembers as published would never be
+        published again into the new, empty topic."""
+        s = self.settings
+        where = f"SQLite file {s.state.sqlite_path}" if s.state.backend == "sqlite" else "Redis"
+        if s.kafka.embedded:
+            await state.clear()
+            log.warning(
+                "kept across restarts: nothing. The embedded broker holds its topics in memory, so the "
+                "state (%s) is started empty too, and the articles the feeds still list are published "
+                "again; set kafka.bootstrap_servers to a Kafka cluster to keep both",
+                where,
+            )
+        else:
+            log.info(
+                "kept across restarts: the state (%s: articles seen, feed validators and health) and "
+                "the topics (on Kafka at %s)",
+                where,
+                s.kafka.bootstrap_servers,
+            )
 
     async def _probe_state(self, state: StateStore) -> None:
         """Keep ``_state_up`` current: a store that stopped answering makes the service not ready

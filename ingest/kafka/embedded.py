@@ -1,8 +1,9 @@
 """The embedded default broker: a Kafka-protocol broker (Tansu) started on a loopback port.
 
-Storage is in memory: everything on its topics is gone when the service stops. It exists so the
-service runs with no Kafka installed; point ``kafka.bootstrap_servers`` at a real cluster for anything
-that must keep its data.
+Storage is in memory: everything on its topics is gone when the service stops (and the service
+starts its state empty with it, ``Service._match_state_to_broker``). It exists so the service runs
+with no Kafka installed; point ``kafka.bootstrap_servers`` at a real cluster for anything that must
+keep its data.
 """
 
 from __future__ import annotations

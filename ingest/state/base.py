@@ -107,4 +107,10 @@ class StateStore(Protocol):
 
     async def save_feed_state(self, state: FeedState) -> None: ...
 
+    async def clear(self) -> None:
+        """Forget everything: keys seen, content hashes, near-duplicate sketches, feed states. For a
+        broker that keeps nothing either (the embedded one): the state must not remember articles
+        its topics no longer hold."""
+        ...
+
     async def close(self) -> None: ...

@@ -38,6 +38,7 @@ from ingest.state.codec import decode_feed_state, encode_feed_state
 _BATCH = 500
 # Old fingerprints are removed once every this many records (a range delete on the sorted set).
 _PRUNE_EVERY = 1000
+_CLEAR_BATCH = 500
 
 
 class RedisStateStore:
@@ -45,6 +46,7 @@ class RedisStateStore:
         self._client = client
         self._ttl_s = int(settings.ttl_days * 86400)
         p = settings.key_prefix
+        self._prefix = p
         self._seen = f"{p}:seen:"
         self._content = f"{p}:content:"
         self._fp = f"{p}:copies"
@@ -182,6 +184,20 @@ class RedisStateStore:
 
     async def save_feed_state(self, state: FeedState) -> None:
         await self._call(self._client.hset(self._feeds, state.url, encode_feed_state(state)))
+
+    async def clear(self) -> None:
+        """Every key under the prefix, deleted in batches (SCAN: the server is not blocked)."""
+        batch: list[str] = []
+        try:
+            async for key in self._client.scan_iter(match=f"{self._prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= _CLEAR_BATCH:
+                    await self._client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                await self._client.unlink(*batch)
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(f"Redis state store: {exc}") from exc
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -312,6 +312,21 @@ class SqliteStateStore:
                 rows,
             )
 
+    async def clear(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        await asyncio.gather(*self._flushing, return_exceptions=True)
+        self._feeds.clear()
+        self._dirty.clear()
+        await self._run(self._clear)
+
+    def _clear(self) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            for table in ("seen", "content", "copies", "fingerprint_log", "feed_state"):
+                self._db.execute(f"DELETE FROM {table}")  # the names are ours
+
     async def close(self) -> None:
         if self._flush is not None:
             self._flush.cancel()

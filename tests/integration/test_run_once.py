@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 import uuid
 from typing import Any
 
+from ingest.kafka.embedded import free_port
 from ingest.models import Article, DeadLetter
 from ingest.urls import article_id, canonicalize
 from tests.integration.conftest import EXPECTED
@@ -169,6 +172,41 @@ def test_embedded_broker_is_the_default(deploy: Any) -> None:
     assert "storage in memory" in result.stderr
     assert "consumers connect with bootstrap_servers=127.0.0.1:" in result.stderr
     assert "published=1" in result.stderr
+
+
+def test_a_restart_on_the_embedded_broker_publishes_again_what_the_feeds_list(
+    deploy: Any, tmp_path: Any
+) -> None:
+    """The embedded broker forgets its topics at every stop; the state is started empty with it, so
+    the next start publishes the feeds' articles again, and `ingest tail` shows them."""
+    port = free_port("127.0.0.1")
+    deployment = deploy(["/feeds/world.rss"], kafka={"bootstrap_servers": "embedded", "embedded_port": port})
+    for start in range(2):
+        log = tmp_path / f"run-{start}.log"
+        process = deployment.start(log)
+        try:
+            deployment.wait_status("/readyz", 200, process, limit_s=120)
+            deadline = time.monotonic() + 120
+            while True:
+                shown = deployment.run("tail", "--from-beginning", "--json")
+                if shown.returncode == 0 and len(shown.stdout.splitlines()) >= 4:
+                    break
+                assert time.monotonic() < deadline, (
+                    f"run {start}: tail showed {shown.stdout!r} {shown.stderr!r}"
+                )
+                time.sleep(0.5)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+        titles = {json.loads(line)["title"] for line in shown.stdout.splitlines()}
+        assert len(titles) == 4, titles
+        assert "kept across restarts: nothing" in log.read_text()
+
+
+def test_a_real_broker_is_said_to_keep_the_topics(deploy: Any) -> None:
+    result = deploy(["/feeds/world.rss"]).run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "kept across restarts: the state (SQLite file" in result.stderr
 
 
 def test_state_shared_in_redis_carries_over_between_runs(deploy: Any, redis_url: str) -> None:

@@ -201,3 +201,21 @@ async def test_the_sequence_never_goes_back_when_old_rows_expire(backend: Backen
     assert await store.fingerprint_seq() == 1
     assert await store.fingerprints_after(0) == ([], 1)
     assert await store.register_fingerprint(("new", "new", SKETCH_B, datetime.now(UTC).timestamp()), 1)
+
+
+async def test_clear_forgets_everything_and_the_store_goes_on(backend: Backend) -> None:
+    store = await backend.open()
+    await store.record(["https://a.example/1"], "id1", "hash1")
+    await register(store, ("id1", "id1", SKETCH_A, 1.0))
+    await store.save_feed_state(FeedState(url="https://a.example/feed", entries_seen=7))
+    await store.clear()
+    assert await store.seen_keys(["https://a.example/1"]) == set()
+    assert await store.content_owner("hash1") is None
+    assert await store.fingerprints(0.0) == []
+    assert await store.feed_state("https://a.example/feed") == FeedState(url="https://a.example/feed")
+    await store.record(["https://a.example/1"], "id2", "hash1")  # usable as before
+    assert await store.content_owner("hash1") == "id2"
+    await backend.close(store)
+    reopened = await backend.open()  # and it is gone for good, not only from a cache
+    assert await reopened.content_owner("hash1") == "id2"
+    assert await reopened.feed_state("https://a.example/feed") == FeedState(url="https://a.example/feed")
