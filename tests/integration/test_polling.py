@@ -55,12 +55,12 @@ def test_a_failing_feed_backs_off_keeps_being_retried_and_recovers(
         url = site.url("/gen/feed.rss")
         _wait(lambda: _feeds(deployment)[url]["consecutive_errors"] >= 3)
         failing = _feeds(deployment)[url]
-        assert failing["state"] == "backing_off"
+        assert failing["state"] == "failing"  # two failed polls in a row
         assert failing["last_error_reason"] == "http_5xx"
         assert failing["last_status"] == 503
         assert failing["next_check_at"] is not None
-        assert _metric(deployment, 'ingest_feeds{state="backing_off"}') == 1
-        # Intervals grow (0.5 s doubled per failure, up to the 2 s maximum), yet polls go on.
+        assert _metric(deployment, 'ingest_feeds{state="failing"}') == 1
+        # Intervals grow (the 0.3 s minimum doubled per failure, up to the 2 s maximum), yet polls go on.
         polls = site.requests.count("/gen/feed.rss")
         time.sleep(4)
         assert site.requests.count("/gen/feed.rss") > polls
