@@ -56,6 +56,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(_config_path(args))
 
 
+def _url_argument(value: str, name: str) -> None:
+    """Refuse a URL given on the command line that the service could not take (a usage error)."""
+    from ingest.urls import canonicalize
+
+    try:
+        canonicalize(value)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from exc
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingest.service import Service
 
@@ -116,14 +126,10 @@ async def _run_service(service: Service, *, once: bool, signals: _Signals) -> in
 def _cmd_extract(args: argparse.Namespace) -> int:
     from ingest.errors import NoContent
     from ingest.stages.normalise import article_from_html
-    from ingest.urls import canonicalize
 
     _settings(args)  # a --config given is validated, as by every command
     _setup_logging("WARNING", "text")
-    try:
-        canonicalize(args.url)
-    except ValueError as exc:
-        raise UsageError(f"--url: {exc}") from exc
+    _url_argument(args.url, "--url")
     try:
         body = Path(args.file).read_bytes()
     except OSError as exc:
@@ -154,14 +160,10 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from ingest.net import AddressPolicy, HttpClient
     from ingest.source.discover import feed_links
     from ingest.source.sniff import sniff
-    from ingest.urls import canonicalize
 
     settings = _settings(args)
     _setup_logging("WARNING", "text")
-    try:
-        canonicalize(args.url)
-    except ValueError as exc:
-        raise UsageError(f"URL: {exc}") from exc
+    _url_argument(args.url, "URL")
 
     async def find() -> list[dict[str, str | None]]:
         http = settings.http

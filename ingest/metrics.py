@@ -238,6 +238,8 @@ class Metrics:
             self.stage_in_progress.labels(stage)
             self.stage_duration.labels(stage)
             self.stage_last_success.labels(stage)  # 0: never, as ingest_last_publish_timestamp_seconds
+            for reason in _FIRST_ERRORS:
+                self.stage_errors.labels(stage, reason)
         for result in POLL_RESULTS:
             self.feed_polls.labels(result)
         for method in METHODS:
@@ -256,9 +258,6 @@ class Metrics:
             self.robots_fetches.labels(result)
         for reason in SKIPPED_ENTRIES:
             self.feed_entries_skipped.labels(reason)
-        for stage in STAGES:
-            for reason in _FIRST_ERRORS:
-                self.stage_errors.labels(stage, reason)
         for reason in _FIRST_DEAD_LETTERS:
             self.dead_letters.labels(reason)
         for reason in _FIRST_POLL_ERRORS:

@@ -25,7 +25,14 @@ from lxml.html import HtmlElement
 from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import decode_file
 
-from ingest.errors import IngestError, NoContent, ParseError, PermanentError, TransientError
+from ingest.errors import (
+    IngestError,
+    NoContent,
+    ParseError,
+    PermanentError,
+    TransientError,
+    UnsupportedContent,
+)
 from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, PageMethod, Ticket
 from ingest.stages.language import detect_language, warm_up
 from ingest.stages.metadata import article_body, page_metadata, parse_timestamp
@@ -55,19 +62,49 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
     return body  # trafilatura sniffs the encoding
 
 
+# Signatures of what is not a page, whatever its Content-Type says.
+_MAGIC = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"RIFF", "RIFF media (WebP, WAV, AVI)"),
+    (b"OggS", "Ogg media"),
+    (b"ID3", "MP3 audio"),
+    (b"fLaC", "FLAC audio"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"%!PS", "a PostScript document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"wOFF", "a font"),
+    (b"wOF2", "a font"),
+    (b"\x7fELF", "an executable"),
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_CONTROL = (
+    frozenset(range(0x09)) | frozenset(range(0x0E, 0x1B)) | frozenset(range(0x1C, 0x20))
+)  # not \t \n \v \f \r ESC
 _SNIFF_BYTES = 4096
-_CONTROL = frozenset(range(0x09)) | frozenset(range(0x0E, 0x20))  # not \t \n \v \f \r, not ESC
-_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and 32): NUL bytes are text there
 
 
-def _binary(body: bytes) -> bool:
-    """Whether a body is not text at all (an image, a PDF, a compressed file served as HTML): a NUL
-    byte, or more than one byte in twenty a control character, in its first 4 kB."""
-    head = body[:_SNIFF_BYTES]
-    if not head or head.startswith(_BOMS):
-        return False
-    controls = sum(1 for byte in head if byte in _CONTROL and byte != 0x1B)
-    return b"\x00" in head or controls * 20 > len(head)
+def refuse_binary(head: bytes) -> None:
+    """Raise ``UnsupportedContent`` when the first bytes of a body are not markup or text: a known
+    signature, a NUL byte, or more than one byte in twenty a control character."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(_UTF16_BOMS):
+        return  # UTF-16 text: NUL bytes are expected
+    for magic, what in _MAGIC:
+        if start.startswith(magic):
+            raise UnsupportedContent(f"not an HTML page: {what}")
+    if head[4:8] == b"ftyp":
+        raise UnsupportedContent("not an HTML page: ISO media (MP4, HEIF)")
+    controls = sum(1 for byte in head if byte in _CONTROL)
+    if b"\x00" in head or controls * 20 > len(head):
+        raise UnsupportedContent("not an HTML page: binary data")
 
 
 def extract_html(
@@ -79,10 +116,13 @@ def extract_html(
 
     The metadata is the page's own (meta tags, JSON-LD); trafilatura's costlier searches run only for
     what the page does not state: its byline search when no author is named, htmldate when no
-    publication date is. Raises ``ParseError`` when the page cannot be parsed as HTML at all.
+    publication date is. Raises ``ParseError`` when the page is not text (``refuse_binary``: a live
+    fetch refuses such a body from its first bytes already) or cannot be parsed as HTML at all.
     """
-    if _binary(body):
-        raise ParseError("not an HTML page: binary data", url=url)
+    try:
+        refuse_binary(body[:_SNIFF_BYTES])
+    except UnsupportedContent as exc:
+        raise ParseError(str(exc), url=url) from None
     markup = _decode(body, content_type)
     try:
         tree = trafilatura.load_html(markup)

@@ -30,7 +30,7 @@ from ingest.errors import (
 from ingest.models import Drop, FeedEntry, FetchedPage, Ticket
 from ingest.net import HttpClient
 from ingest.net.robots import Robots
-from ingest.stages.extract import feed_text
+from ingest.stages.extract import feed_text, refuse_binary
 from ingest.urls import canonicalize
 
 log = logging.getLogger(__name__)
@@ -39,29 +39,6 @@ ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""})
 _BACKOFF_S = 0.5
 
-# Signatures of what is not a page, whatever its Content-Type says.
-_MAGIC = (
-    (b"%PDF-", "a PDF document"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"RIFF", "RIFF media (WebP, WAV, AVI)"),
-    (b"OggS", "Ogg media"),
-    (b"ID3", "MP3 audio"),
-    (b"fLaC", "FLAC audio"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
-    (b"\xd0\xcf\x11\xe0", "an Office document"),
-    (b"\x1f\x8b", "gzip data"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"%!PS", "a PostScript document"),
-    (b"{\\rtf", "an RTF document"),
-    (b"wOFF", "a font"),
-    (b"wOF2", "a font"),
-    (b"\x7fELF", "an executable"),
-)
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # A redirect target that is a wall, not the article: a path segment, or the host's first label.
 _WALL_SEGMENT = re.compile(
     r"(?:log-?in|log-?on|sign-?in|sign-?on|sso|auth|authorize|oauth2?|subscribe|subscriptions?|"
@@ -71,20 +48,6 @@ _WALL_SEGMENT = re.compile(
 _WALL_HOSTS = frozenset(
     {"login", "signin", "auth", "sso", "accounts", "account", "myaccount", "consent", "subscribe", "paywall"}
 )
-
-
-def refuse_binary(head: bytes) -> None:
-    """Raise ``UnsupportedContent`` when the first bytes of a body are not markup or text."""
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if start.startswith(_UTF16_BOMS):
-        return  # UTF-16 text: NUL bytes are expected
-    for magic, what in _MAGIC:
-        if start.startswith(magic):
-            raise UnsupportedContent(f"not an HTML page: {what}")
-    if head[4:8] == b"ftyp":
-        raise UnsupportedContent("not an HTML page: ISO media (MP4, HEIF)")
-    if b"\x00" in head:
-        raise UnsupportedContent("not an HTML page: binary data")
 
 
 def wall(requested: str, final: str) -> bool:

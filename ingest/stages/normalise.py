@@ -177,14 +177,9 @@ def build_article(extracted: Extracted) -> Article:
     entry = page.entry
     now = datetime.now(UTC)
     domain = domain_of(entry.link or entry.feed_url)
-    named = site_name(meta.site_name, title_site_name(meta.document_title), meta.site_handle, domain)
-    site_names = (
-        named,
-        domain,
-        domain_label(domain),
-        entry.feed_title,
-        title_site_name(meta.document_title),
-    )
+    title_end = title_site_name(meta.document_title)
+    named = site_name(meta.site_name, title_end, meta.site_handle, domain)
+    site_names = (named, domain, domain_label(domain), entry.feed_title, title_end)
     title = headline(meta, entry.title, site_names)
     stated = (title, meta.title, entry.title, *meta.headings, clean_title(meta.document_title, site_names))
     bylines = meta.authors or entry.authors

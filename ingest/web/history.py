@@ -2,7 +2,7 @@
 
 The status server samples the total every few seconds; ``per_minute`` and ``count`` answer for
 windows that end now. A window reaching back before the first sample counts from the first sample
-(the service's start), and says so: ``covered`` is how much of the window there is history for.
+(the service's start); the status page says when the service has run for less than a window.
 """
 
 from __future__ import annotations
@@ -37,34 +37,22 @@ class History:
         index = bisect.bisect_right(self._times, moment) - 1
         return self._totals[index] if index >= 0 else None
 
-    def covered(self, now: float, window_s: float) -> float:
-        """Seconds of the window ending at ``now`` that there is history for."""
-        if not self._times:
-            return 0.0
-        return max(0.0, min(window_s, now - self._times[0]))
+    def _added(self, start: float, end: float) -> int:
+        """Articles published between ``start`` and ``end``, counted from the first sample when
+        ``start`` is before it."""
+        first, last = self._total_at(start), self._total_at(end)
+        base = first if first is not None else self._totals[0]
+        return max(0, (last if last is not None else base) - base)
 
     def count(self, now: float, window_s: float) -> int | None:
         """Articles published in the window ending at ``now`` (since the first sample, if later);
         None without two samples."""
-        if len(self._times) < 2:
-            return None
-        start = self._total_at(now - window_s)
-        end = self._total_at(now)
-        if end is None:
-            return None
-        return max(0, end - (start if start is not None else self._totals[0]))
+        return self._added(now - window_s, now) if len(self._times) >= 2 else None
 
     def per_minute(self, now: float, minutes: int = 60) -> list[int | None]:
         """Articles published in each of the last ``minutes`` minutes, oldest first; None for a
         minute before the first sample."""
-        bars: list[int | None] = []
-        for i in range(minutes, 0, -1):
-            start, end = now - i * MINUTE_S, now - (i - 1) * MINUTE_S
-            if not self._times or end <= self._times[0]:
-                bars.append(None)
-                continue
-            first = self._total_at(start)
-            last = self._total_at(end)
-            base = first if first is not None else self._totals[0]
-            bars.append(max(0, (last if last is not None else base) - base))
-        return bars
+        return [
+            self._added(end - MINUTE_S, end) if self._times and end > self._times[0] else None
+            for end in (now - (i - 1) * MINUTE_S for i in range(minutes, 0, -1))
+        ]

@@ -277,9 +277,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def _window(label: str, window_s: float, uptime_s: float) -> str:
-    """ "last hour", or "since start (12 min)" while the service has run for less than that."""
-    return label if uptime_s >= window_s else f"since start ({_duration(uptime_s)})"
+def _since_start(window_s: float, uptime_s: float) -> str:
+    """ " since start (12 min)" while the service has run for less than the window, else nothing."""
+    return f" since start ({_duration(uptime_s)})" if uptime_s < window_s else ""
 
 
 def _headline(snapshot: Snapshot) -> str:
@@ -302,13 +302,13 @@ def _headline(snapshot: Snapshot) -> str:
                 "articles, last 5 min",
                 "last-5-min",
                 _number(snapshot.last_5_min),
-                note=f" {_window('', 300, snapshot.uptime_s)}" if snapshot.uptime_s < 300 else "",
+                note=_since_start(300, snapshot.uptime_s),
             ),
             _figure(
                 "articles, last hour",
                 "last-hour",
                 _number(snapshot.last_hour),
-                note=f" {_window('', 3600, snapshot.uptime_s)}" if snapshot.uptime_s < 3600 else "",
+                note=_since_start(3600, snapshot.uptime_s),
             ),
             _figure("published since start", "published", f"{snapshot.published_total:,}"),
             _figure(

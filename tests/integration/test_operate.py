@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import ARTIFACTS, rendered_dom, screenshot
-from tests.support.deploy import Deploy, Deployment
+from tests.support.deploy import Deploy, Deployment, stop
 from tests.support.kafka import wait_for_records
 from tests.support.site import Site
 
@@ -92,11 +92,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[t
         _wait_for_feed_error(deployment)
         yield deployment, site
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         site.stop()
 
 

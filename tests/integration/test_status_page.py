@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from tests.integration.test_operate import visible_lines
 from tests.support.browser import ARTIFACTS, rendered_dom, screenshot
-from tests.support.deploy import Deploy, Deployment
+from tests.support.deploy import Deploy, Deployment, stop
 from tests.support.kafka import wait_for_records
 
 FAST = {"min_interval_s": 0.5, "default_interval_s": 1, "jitter": 0}
@@ -28,12 +27,7 @@ def running(deployment: Deployment, log: Path) -> Iterator[subprocess.Popen[str]
         deployment.wait_status("/healthz", 200, process)
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _wait_for(condition: str, check: object, limit_s: float = 60) -> None:

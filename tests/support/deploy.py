@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -73,6 +74,16 @@ class Deployment:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{path} never answered {status}")
+
+
+def stop(process: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """Stop a service as an operator would (SIGTERM, then its drain); killed if it does not end."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def env() -> dict[str, str]:

@@ -160,3 +160,9 @@ def test_what_is_refused_as_binary(head: bytes, refused: bool) -> None:
             refuse_binary(head)
     else:
         refuse_binary(head)
+
+
+def test_text_with_many_control_bytes_is_refused_and_a_few_are_not() -> None:
+    with pytest.raises(UnsupportedContent, match="binary data"):
+        refuse_binary(b"<p>" + bytes(range(1, 9)) * 20)  # no NUL, but one byte in two a control byte
+    refuse_binary(b"<html>\x1b[0m colours\x0c page break\t<p>text</p>" * 10)  # ESC and form feed are text

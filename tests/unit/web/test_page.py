@@ -190,7 +190,6 @@ def test_history_counts_per_minute_and_over_windows() -> None:
         history.add(float(second), second // 10)  # one article every 10 s
     assert history.count(600.0, 300) == 30
     assert history.count(600.0, 3600) == 60  # since the first sample: there is no more history
-    assert history.covered(600.0, 3600) == 600.0
     bars = history.per_minute(600.0)
     assert bars[:50] == [None] * 50  # before the first sample
     assert bars[50:] == [6] * 10
