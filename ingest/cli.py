@@ -6,6 +6,8 @@ ingest check-config [--config FILE]
 ingest healthcheck [--config FILE]
 ingest tail [--config FILE] [--topic T] [--from-beginning | -n N] [--follow] [--json]
 ingest discover [--config FILE] URL
+ingest backfill SOURCE... [--config FILE] [--since DATE] [--until DATE] [--host PATTERN]... [--topic T]
+                [--base-url URL] [--republish] [--restart] [--metrics-port N]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, NoReturn
 from ingest import __version__, logs
 from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError, FatalError, IngestError, UsageError
+from ingest.source.archives import COMMON_CRAWL, is_url
 
 if TYPE_CHECKING:
     from ingest.service import Service
@@ -43,8 +46,9 @@ EXIT_SIGNAL = 130
 CONFIG_ENV = "INGEST_CONFIG"
 
 
-def _setup_logging(level: str, fmt: str) -> None:
-    logs.setup(level, fmt)
+def _setup_logging(level: str, fmt: str, *, bars: bool = False) -> None:
+    """``bars``: progress bars are drawn on stderr, the log lines are written above them."""
+    logs.setup(level, fmt, stream=logs.AboveBars() if bars else None)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -121,6 +125,55 @@ async def _run_service(service: Service, *, once: bool, signals: _Signals) -> in
         log.error("Kafka did not acknowledge %d articles; they will be retried", summary.unacknowledged)
         return EXIT_UNACKED
     return EXIT_OK
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from ingest.roles.backfill import Backfill
+    from ingest.roles.progress import Display
+    from ingest.service import Service
+    from ingest.source.archives import Filters, check_source, parse_moment
+
+    settings = _settings(args)
+    for source in args.sources:
+        if is_url(source):
+            _url_argument(source, "SOURCE")
+        else:
+            check_source(source)
+    filters = Filters(
+        since=parse_moment(args.since, end=False) if args.since else None,
+        until=parse_moment(args.until, end=True) if args.until else None,
+        hosts=tuple(args.host or ()),
+    )
+    _url_argument(args.base_url, "--base-url")
+    changes: dict[str, object] = {}
+    if args.topic:
+        changes["kafka"] = settings.kafka.model_copy(update={"topic": args.topic})
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            raise UsageError("--metrics-port must be 0 to 65535")
+        changes["metrics"] = settings.metrics.model_copy(update={"port": args.metrics_port})
+    settings = settings.model_copy(update=changes)
+    interactive = sys.stderr.isatty() and not os.environ.get("CI")
+    _setup_logging(settings.log.level, settings.log.format, bars=interactive)
+    role = Backfill(
+        settings,
+        list(args.sources),
+        filters=filters,
+        base_url=args.base_url,
+        republish=args.republish,
+        restart=args.restart,
+        display=Display(interactive=interactive),
+    )
+    signals = _Signals()
+    signals.install()
+    code = asyncio.run(_run_service(Service(settings, role=role), once=True, signals=signals))
+    if role.failed and code == EXIT_OK:
+        print(
+            f"ingest: {role.failed} archives could not be read to their end; run again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_FATAL
+    return code
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -274,6 +327,53 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
     tail.add_argument("--json", action="store_true", help="one JSON message per line")
     tail.set_defaults(handler=_cmd_tail)
+
+    backfill = with_config(
+        commands.add_parser(
+            "backfill",
+            help="publish the HTML pages of web archives (WARC/ARC files, CC-NEWS) as articles",
+            description="Every HTML response (status 200) of the archives goes through the same "
+            "extract, normalise, dedup and publish chain as a live fetch. Progress is saved after "
+            "the acks: run the same command again to resume; a finished archive is not read again.",
+        )
+    )
+    backfill.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a .warc, .warc.gz, .arc or .arc.gz file, a directory of them, a warc.paths(.gz) list, "
+        "or an http(s) URL of any of these",
+    )
+    backfill.add_argument("--since", help="only records archived at or after this ISO 8601 date or time")
+    backfill.add_argument(
+        "--until", help="only records archived at or before this date (the whole day) or time"
+    )
+    backfill.add_argument(
+        "--host",
+        action="append",
+        metavar="PATTERN",
+        help="only pages of hosts matching this glob (repeatable)",
+    )
+    backfill.add_argument("--topic", "-t", help="topic to publish to (default: kafka.topic)")
+    backfill.add_argument(
+        "--base-url",
+        default=COMMON_CRAWL,
+        help=f"what the relative paths of a path list are joined to (default: {COMMON_CRAWL})",
+    )
+    backfill.add_argument(
+        "--republish",
+        action="store_true",
+        help="publish pages whose articles were published before (re-extraction, e.g. into a new --topic)",
+    )
+    backfill.add_argument(
+        "--restart", action="store_true", help="read every archive from its start, whatever was saved"
+    )
+    backfill.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of /metrics while it runs (default: metrics.port; 0: any free one)",
+    )
+    backfill.set_defaults(handler=_cmd_backfill)
     return parser
 
 

@@ -1,7 +1,8 @@
 """Logging: one JSON object per event (containers, log shippers) or readable lines (terminals).
 
 Events carry structured fields through ``extra=``: ``stage``, ``feed``, ``url``, ``error`` (the
-exception class), ``reason``, ``duration_s``, ``outcome``. JSON output has them as keys; text output
+exception class), ``reason``, ``duration_s``, ``outcome``, ``progress`` (a backfill's figures, an
+object). JSON output has them as keys; text output
 appends them as ``key=value``. Format ``auto`` picks text on a terminal, JSON otherwise.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, TextIO
 
 from ingest.times import json_default, rfc3339
 
-FIELDS = ("stage", "feed", "url", "error", "reason", "duration_s", "outcome")
+FIELDS = ("stage", "feed", "url", "error", "reason", "duration_s", "outcome", "progress")
 _NOISY = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "readability")
 
 
@@ -57,11 +58,30 @@ class TextFormatter(logging.Formatter):
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=json_default)
     text = str(value)
     return json.dumps(text) if (" " in text or not text) else text
 
 
-def setup(level: str, fmt: str, stream: TextIO | None = None) -> None:
+class AboveBars:
+    """A stream for log lines written while progress bars are drawn (tqdm): above them."""
+
+    def write(self, text: str) -> int:
+        from tqdm import tqdm
+
+        if text.strip():
+            tqdm.write(text.rstrip("\n"), file=sys.stderr)
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+
+def setup(level: str, fmt: str, stream: TextIO | AboveBars | None = None) -> None:
     """Install the one handler on the root logger. ``fmt``: text, json or auto."""
     stream = stream or sys.stderr
     if fmt == "auto":

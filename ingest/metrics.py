@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ingest import __version__, build
+from ingest.archive.records import SKIP_REASONS
 from ingest.models import Method
 from ingest.state.base import FEED_HEALTH
 
@@ -35,7 +36,7 @@ from ingest.state.base import FEED_HEALTH
 # dashboard reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-STAGES = ("poll", "parse", "claim", "link", "fetch", "extract", "normalise", "dedup", "publish")
+STAGES = ("poll", "parse", "claim", "link", "fetch", "replay", "extract", "normalise", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS: tuple[str, ...] = get_args(Method)
@@ -43,6 +44,9 @@ OUTCOMES = ("published", "dropped", "dead_lettered", "deferred", "queued")
 ROBOTS_RESULTS = ("fetched", "unavailable", "unreachable")
 SKIPPED_ENTRIES = ("no_identity", "enclosure_only", "bad_entry")
 WORKER_RESTARTS = ("timeout", "memory", "crashed", "recycled")
+# What a backfill made of an archive's records: a page for the article chain, or why not.
+ARCHIVE_RECORDS = ("page", *SKIP_REASONS, "bad_url")
+ARCHIVE_RESULTS = ("finished", "failed", "already_read")
 # Reasons shown at 0 from the start (the rest appear with their first event): an untranslated
 # exception can happen in any stage; a page without text is the commonest dead letter.
 _FIRST_ERRORS = ("internal",)
@@ -229,6 +233,35 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.archive_records = Counter(
+            "ingest_backfill_records_total",
+            "Records a backfill read from archives: page (an HTML response, handed to the article "
+            "chain), or why it was skipped (not_html, truncated, corrupt_gzip, ...).",
+            ["result"],
+            registry=r,
+        )
+        self.archive_bytes = Counter(
+            "ingest_backfill_read_bytes_total",
+            "Bytes of archive files a backfill read (as stored: compressed).",
+            registry=r,
+        )
+        self.archives = Counter(
+            "ingest_backfill_archives_total",
+            "Archive files a backfill ended, by result: finished, failed (could not be opened or "
+            "read on; resumed by the next run), already_read (finished by an earlier run).",
+            ["result"],
+            registry=r,
+        )
+        self.archive_position = Gauge(
+            "ingest_backfill_position_bytes",
+            "Offset in the archive being read up to which every record was acknowledged.",
+            registry=r,
+        )
+        self.archive_size = Gauge(
+            "ingest_backfill_archive_size_bytes",
+            "Size of the archive being read (0 when the server did not say).",
+            registry=r,
+        )
         self._preinitialise()
 
     def _preinitialise(self) -> None:
@@ -266,6 +299,10 @@ class Metrics:
             self.worker_restarts.labels(reason)
         for health in FEED_HEALTH:
             self.feeds_by_state.labels(health).set(0)
+        for result in ARCHIVE_RECORDS:
+            self.archive_records.labels(result)
+        for result in ARCHIVE_RESULTS:
+            self.archives.labels(result)
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""

@@ -2,7 +2,8 @@
 
     role all      scheduler ─► feed cycle ─┐                 (the heads: what there is to carry)
     role poller   scheduler ─► feed cycle ─┤
-    role worker   links consumer ──────────┘
+    role worker   links consumer ──────────┤
+    backfill      archive records ─────────┘ (the page replayed from the archive: no fetch)
                                    │ one item at a time, through one runner (ingest.runner)
                                    ▼
     article chain   claim ─► fetch ─► extract ─► normalise ─► dedup ─► publish ─► commit
@@ -23,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from ingest.config import Settings
 from ingest.metrics import Metrics
-from ingest.models import Article, Drop, OutcomeKind, Ticket
+from ingest.models import Article, Drop, FeedEntry, FetchedPage, OutcomeKind, Ticket
 from ingest.net import HttpClient
 from ingest.net.robots import Robots, parse_robots
 from ingest.stages.claim import Claim, InFlight
@@ -106,6 +107,29 @@ def article_chain(
         Dedup(state, settings.dedup),
     )
     return Chain(stages, Publish(sink, acknowledged), lane_until=fetch.name)
+
+
+def archive_chain(
+    settings: Settings,
+    *,
+    state: StateStore,
+    workers: WorkerPool,
+    sink: Sink,
+    acknowledged: Callable[[Article], None],
+    republish: bool,
+    replay: Stage[FeedEntry, FetchedPage],
+) -> Chain:
+    """Archived pages to articles: the article chain with the page replayed from the archive in
+    place of the fetch (no network, so no host lanes). ``republish``: keys and texts published
+    before are published again, under the same ids."""
+    stages = (
+        Claim(state, InFlight(), check_seen=not republish),
+        replay,
+        Extract(workers),
+        Normalise(workers, sketches=settings.dedup.near_duplicates != "off"),
+        Dedup(state, settings.dedup, republish=republish),
+    )
+    return Chain(stages, Publish(sink, acknowledged))
 
 
 def link_chain(*, state: StateStore, sink: Sink) -> Chain:

@@ -21,7 +21,7 @@ from ingest.kafka.embedded import EmbeddedBroker
 from ingest.kafka.producer import Publisher
 from ingest.metrics import Metrics
 from ingest.net import AddressPolicy, HttpClient
-from ingest.roles import Resources, RunSummary, role_for
+from ingest.roles import Resources, Role, RunSummary, role_for
 from ingest.state import StateStore, open_state
 from ingest.web import StatusServer
 from ingest.workers import WorkerPool
@@ -34,10 +34,10 @@ STATE_PROBE_S = 5.0
 
 
 class Service:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, role: Role | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.role = role_for(settings)  # decided once; reads the feed list
+        self.role = role or role_for(settings)  # decided once; reads the feed list
         self._publisher: Publisher | None = None
         self._state_up = True
         self._status: StatusServer | None = None
@@ -108,9 +108,8 @@ class Service:
             resources = Resources(s, bootstrap, state, http, workers, publisher, self.metrics, status)
             self._running = True
             log.info(
-                "ingest running (role %s): %d feeds, topics %s, bootstrap %s, status on %s:%d",
-                s.role,
-                len(feeds or ()),
+                "ingest running (%s): topics %s, bootstrap %s, status on %s:%d",
+                f"role {s.role}, {len(feeds)} feeds" if feeds is not None else "backfill",
                 ", ".join(topics),
                 bootstrap,
                 s.metrics.host,

@@ -7,10 +7,11 @@ Why aiohttp: a crawler keeps many requests in flight, and aiohttp's client cost 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -221,27 +222,81 @@ class HttpClient:
         self, current: URL, max_bytes: int, headers: dict[str, str], original: str, probe: Probe | None
     ) -> tuple[int, str | None, Response | None]:
         assert self._session is not None
-        try:
+        with _translated(original):
             async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
                 if resp.status in REDIRECTS:
                     return resp.status, resp.headers.get("Location"), None
                 _raise_for_status(resp.status, original, resp.headers.get("Retry-After"))
                 body = await _read_capped(resp, max_bytes, original, probe)
                 return resp.status, None, Response(str(resp.url), resp.status, resp.headers, body)
-        except aiohttp.ClientConnectorDNSError as exc:
-            if isinstance(exc.os_error, AddressRefused):
-                raise BlockedAddress(str(exc.os_error), url=original) from exc
-            raise ConnectionFailed(f"DNS lookup failed: {exc.os_error}", url=original, kind="dns") from exc
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
-            raise ConnectionFailed(f"TLS failed: {exc}", url=original, kind="tls") from exc
-        except (aiohttp.InvalidURL, UnicodeError) as exc:
-            raise InvalidUrl(f"invalid URL: {exc}", url=original) from exc
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-            raise FetchTimeout(f"timed out: {type(exc).__name__}", url=original) from exc
-        except aiohttp.ClientResponseError as exc:
-            raise ConnectionFailed(f"bad response: {exc.message}", url=original) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}", url=original) from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(self, url: str, *, headers: dict[str, str] | None = None) -> AsyncIterator[Streamed]:
+        """GET ``url`` and hand its body out as it arrives, however long (an archive, read once,
+        never held whole). Redirects are followed with every check of ``get``, the URL's own port
+        trusted (an operator named it); the connect and read deadlines apply, the total one does
+        not."""
+        assert self._session is not None, "HttpClient used outside 'async with'"
+        try:
+            current = URL(url, encoded=False)
+            origin = _host_port(url)
+        except (ValueError, TypeError) as exc:
+            raise InvalidUrl(f"invalid URL: {exc}", url=url) from exc
+        for _ in range(self._settings.max_redirects + 1):
+            self._check_url(current, url, origin)
+            with _translated(url):
+                resp = await self._session.get(current, headers=headers or {}, allow_redirects=False)
+            try:
+                if resp.status not in REDIRECTS:
+                    _raise_for_status(resp.status, url, resp.headers.get("Retry-After"))
+                    yield Streamed(resp, url)
+                    return
+                location = resp.headers.get("Location")
+            finally:
+                resp.release()
+            if not location:
+                raise ClientError(f"redirect {resp.status} without Location", url=url, status=resp.status)
+            try:
+                current = current.join(URL(location))
+            except ValueError as exc:
+                raise InvalidUrl(f"invalid redirect target {location[:200]!r}", url=url) from exc
+        raise TooManyRedirects(f"more than {self._settings.max_redirects} redirects", url=url)
+
+
+class Streamed:
+    """A response whose body is read as it comes (``HttpClient.stream``)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, url: str) -> None:
+        self._response = response
+        self._url = url
+        self.status = response.status
+        self.headers = response.headers
+
+    async def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes of the body; b"" at its end."""
+        with _translated(self._url):
+            return await self._response.content.read(n)
+
+
+@contextlib.contextmanager
+def _translated(original: str) -> Iterator[None]:
+    """aiohttp's and the socket's exceptions as ours."""
+    try:
+        yield
+    except aiohttp.ClientConnectorDNSError as exc:
+        if isinstance(exc.os_error, AddressRefused):
+            raise BlockedAddress(str(exc.os_error), url=original) from exc
+        raise ConnectionFailed(f"DNS lookup failed: {exc.os_error}", url=original, kind="dns") from exc
+    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+        raise ConnectionFailed(f"TLS failed: {exc}", url=original, kind="tls") from exc
+    except (aiohttp.InvalidURL, UnicodeError) as exc:
+        raise InvalidUrl(f"invalid URL: {exc}", url=original) from exc
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise FetchTimeout(f"timed out: {type(exc).__name__}", url=original) from exc
+    except aiohttp.ClientResponseError as exc:
+        raise ConnectionFailed(f"bad response: {exc.message}", url=original) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise ConnectionFailed(f"{type(exc).__name__}: {exc}", url=original) from exc
 
 
 def _raise_for_status(status: int, url: str, retry_after: str | None = None) -> None:

@@ -54,9 +54,10 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    polls: Counter[str]
+    polls: Counter[str]  # by result; a backfill's records, by what they were (``head``)
     outcomes: Counter[str]
     unacknowledged: int = 0
+    head: str = "polls"
 
     def add(self, result: str, outcomes: tuple[Outcome, ...]) -> None:
         self.polls[result] += 1
@@ -65,7 +66,7 @@ class RunSummary:
     def describe(self) -> str:
         polls = ", ".join(f"{k}={v}" for k, v in sorted(self.polls.items())) or "none"
         outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())) or "none"
-        return f"polls: {polls}; entries: {outcomes}"
+        return f"{self.head}: {polls}; entries: {outcomes}"
 
 
 class Role(Protocol):

@@ -4,7 +4,7 @@ Exact copies (the same text under another URL) are dropped. Near-duplicates (one
 several outlets, cut and re-framed: ``ingest.stages.copies``) are linked to the copy seen first that
 holds most of the text (``duplicate_of``, shared ``story_id``), or dropped if configured so. Texts in
 flight are held here (``InFlight``), so of two exact copies processed at once the second waits for
-the first.
+the first. When republishing (a backfill with ``--republish``), an article's own text is not a copy.
 
 Matching and registering a near-duplicate row (the text's sketch) are one atomic step: in this
 process, under one lock (the read of newer rows, the match and the registration, so of two copies
@@ -61,8 +61,11 @@ class Dedup:
 
     name = "dedup"
 
-    def __init__(self, state: StateStore, settings: DedupSettings | None = None) -> None:
+    def __init__(
+        self, state: StateStore, settings: DedupSettings | None = None, *, republish: bool = False
+    ) -> None:
         self._state = state
+        self._republish = republish
         self._settings = settings or DedupSettings()
         self._contents = InFlight()
         self._index: CopyIndex | None = None
@@ -82,7 +85,8 @@ class Dedup:
         owner = self._contents.take(article.content_hash, ticket)
         if owner is not None:
             return await wait_for_owner(owner, DUPLICATE_CONTENT, "an article with the same text")
-        if await self._state.content_owner(article.content_hash) is not None:
+        first = await self._state.content_owner(article.content_hash)
+        if first is not None and not (self._republish and first == article.id):
             return DUPLICATE_CONTENT
         if not self._registers(article):
             return article

@@ -107,8 +107,19 @@ class StateStore(Protocol):
 
     async def save_feed_state(self, state: FeedState) -> None: ...
 
+    async def archive_progress(self, name: str) -> tuple[int, bool] | None:
+        """How far a backfill read the archive ``name`` (a topic and a file, ``ingest.source.archives``):
+        the offset up to which every record was acknowledged, and whether the file was read to its
+        end. None before any progress was saved."""
+        ...
+
+    async def save_archive_progress(self, name: str, offset: int, finished: bool) -> None:
+        """Remember the progress of ``name``, written at once. Call only after the acks."""
+        ...
+
     async def clear(self) -> None:
-        """Forget everything: keys seen, content hashes, near-duplicate sketches, feed states. For a
+        """Forget everything: keys seen, content hashes, near-duplicate sketches, feed states,
+        archive progress. For a
         broker that keeps nothing either (the embedded one): the state must not remember articles
         its topics no longer hold."""
         ...

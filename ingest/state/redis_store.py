@@ -13,7 +13,8 @@ Keys, under ``state.key_prefix`` (default ``ingest``):
   when it was registered): the order in which instances registered near-duplicate rows. A registration is a
   WATCH/MULTI transaction on the counter, so it succeeds only if nobody registered one since the
   instance last read the log: two copies of a story processed at once by two instances are linked;
-- ``{p}:feeds`` (hash: feed URL → the feed's state as JSON).
+- ``{p}:feeds`` (hash: feed URL → the feed's state as JSON);
+- ``{p}:archives`` (hash: archive name → ``offset finished``): how far backfills read their files.
 
 ``record`` runs as one transaction (MULTI/EXEC), so another instance never sees an article's keys
 without its content hash. Connection failures are transient errors: the entry is retried later.
@@ -54,6 +55,7 @@ class RedisStateStore:
         self._fp_seq = f"{p}:copies:seq"
         self._fp_log = f"{p}:copies:log"
         self._feeds = f"{p}:feeds"
+        self._archives = f"{p}:archives"
         self._records = 0
 
     @classmethod
@@ -184,6 +186,16 @@ class RedisStateStore:
 
     async def save_feed_state(self, state: FeedState) -> None:
         await self._call(self._client.hset(self._feeds, state.url, encode_feed_state(state)))
+
+    async def archive_progress(self, name: str) -> tuple[int, bool] | None:
+        text = await self._call(self._client.hget(self._archives, name))
+        if not text:
+            return None
+        offset, finished = str(text).split(" ")
+        return int(offset), finished == "1"
+
+    async def save_archive_progress(self, name: str, offset: int, finished: bool) -> None:
+        await self._call(self._client.hset(self._archives, name, f"{offset} {int(finished)}"))
 
     async def clear(self) -> None:
         """Every key under the prefix, deleted in batches (SCAN: the server is not blocked)."""

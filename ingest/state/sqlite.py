@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS feed_state (
     url TEXT PRIMARY KEY,
     data TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archive_progress (
+    name TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL,
+    finished INTEGER NOT NULL,
+    saved_at TEXT NOT NULL
+) WITHOUT ROWID;
 """
 _BATCH = 500
 _INSERT_FINGERPRINT = (
@@ -312,6 +318,26 @@ class SqliteStateStore:
                 rows,
             )
 
+    async def archive_progress(self, name: str) -> tuple[int, bool] | None:
+        row = await self._run(
+            lambda: self._db.execute(
+                "SELECT offset, finished FROM archive_progress WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return (int(row[0]), bool(row[1])) if row else None
+
+    async def save_archive_progress(self, name: str, offset: int, finished: bool) -> None:
+        await self._run(self._save_archive_progress, name, offset, finished)
+
+    def _save_archive_progress(self, name: str, offset: int, finished: bool) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO archive_progress (name, offset, finished, saved_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET offset = excluded.offset,"
+                " finished = excluded.finished, saved_at = excluded.saved_at",
+                (name, offset, int(finished), _now()),
+            )
+
     async def clear(self) -> None:
         if self._flush is not None:
             self._flush.cancel()
@@ -324,7 +350,7 @@ class SqliteStateStore:
     def _clear(self) -> None:
         with self._db:
             self._db.execute("BEGIN")
-            for table in ("seen", "content", "copies", "fingerprint_log", "feed_state"):
+            for table in ("seen", "content", "copies", "fingerprint_log", "feed_state", "archive_progress"):
                 self._db.execute(f"DELETE FROM {table}")  # the names are ours
 
     async def close(self) -> None:

@@ -46,7 +46,9 @@ def _files(tmp_path: Path) -> dict[str, Path]:
         f"kafka:\n  bootstrap_servers: 127.0.0.1:{_closed_port()}\n  connect_timeout_s: 2\n"
         f"  delivery_timeout_s: 10\nmetrics:\n  port: {_closed_port()}\n"
     )
-    return {"binary": binary, "page": page, "typo": typo, "wrong": wrong, "offline": offline}
+    warc = tmp_path / "crawl.warc.gz"
+    warc.write_bytes(b"")
+    return {"binary": binary, "page": page, "typo": typo, "wrong": wrong, "offline": offline, "warc": warc}
 
 
 # (arguments, exit code, what the line must say); {name} is one of the files above.
@@ -65,6 +67,16 @@ CASES = [
     (["healthcheck", "-c", "{offline}"], EXIT_FATAL, "unhealthy"),
     (["tail", "-n", "-1"], EXIT_USAGE, "--lines must be 0 or more"),
     (["tail", "-c", "{offline}"], EXIT_FATAL, "cannot reach Kafka at 127.0.0.1:"),
+    (["backfill"], EXIT_USAGE, "the following arguments are required: SOURCE"),
+    (["backfill", "missing.warc.gz"], EXIT_USAGE, "missing.warc.gz: no such file or directory"),
+    (["backfill", "{page}"], EXIT_USAGE, "not an archive (.warc, .warc.gz, .arc, .arc.gz)"),
+    (["backfill", "missing.paths"], EXIT_USAGE, "missing.paths: no such file"),
+    (["backfill", "{warc}", "--since", "last week"], EXIT_USAGE, "not an ISO 8601 date or time: 'last week'"),
+    (
+        ["backfill", "{warc}", "--since", "2024-03-02", "--until", "2024-03-01"],
+        EXIT_USAGE,
+        "--since is after --until",
+    ),
 ]
 
 

@@ -208,7 +208,9 @@ async def test_clear_forgets_everything_and_the_store_goes_on(backend: Backend) 
     await store.record(["https://a.example/1"], "id1", "hash1")
     await register(store, ("id1", "id1", SKETCH_A, 1.0))
     await store.save_feed_state(FeedState(url="https://a.example/feed", entries_seen=7))
+    await store.save_archive_progress("articles /data/a.warc.gz", 123, False)
     await store.clear()
+    assert await store.archive_progress("articles /data/a.warc.gz") is None
     assert await store.seen_keys(["https://a.example/1"]) == set()
     assert await store.content_owner("hash1") is None
     assert await store.fingerprints(0.0) == []
@@ -219,3 +221,17 @@ async def test_clear_forgets_everything_and_the_store_goes_on(backend: Backend) 
     reopened = await backend.open()  # and it is gone for good, not only from a cache
     assert await reopened.content_owner("hash1") == "id2"
     assert await reopened.feed_state("https://a.example/feed") == FeedState(url="https://a.example/feed")
+
+
+async def test_archive_progress_is_kept_and_overwritten(backend: Backend) -> None:
+    store = await backend.open()
+    name = "articles https://data.example/crawl-data/CC-NEWS/2024/03/a.warc.gz"
+    assert await store.archive_progress(name) is None
+    await store.save_archive_progress(name, 1_234_567_890_123, False)
+    await store.save_archive_progress(name, 2_000_000_000_000, True)
+    assert await store.archive_progress(name) == (2_000_000_000_000, True)
+    assert await store.archive_progress("articles other") is None
+    await backend.close(store)
+    reopened = await backend.open()  # written at once, not only cached
+    assert await reopened.archive_progress(name) == (2_000_000_000_000, True)
+    await backend.close(reopened)

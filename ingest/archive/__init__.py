@@ -1,0 +1,1 @@
+"""Web archives (WARC, ARC): reading their records (``records``), for backfills."""
