@@ -277,6 +277,17 @@ class DedupSettings(_Section):
         return data
 
 
+class ArchiveSettings(_Section):
+    """Every fetched article page (and, with ``feeds``, every changed feed document) written as
+    WARC/1.1 records into rotating gzip files under ``dir``; off while ``dir`` is unset."""
+
+    dir: Path | None = None
+    feeds: bool = False
+    max_file_mb: int = Field(default=1024, ge=1)
+    max_file_age_s: float = Field(default=3600.0, gt=0)
+    queue: int = Field(default=1000, ge=1)  # captures waiting for the disk; more are dropped (counted)
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object per event (containers); text: readable lines; auto: text on a terminal only.
@@ -305,6 +316,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     dedup: DedupSettings = DedupSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("feeds", mode="before")

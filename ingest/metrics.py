@@ -262,6 +262,19 @@ class Metrics:
             "Size of the archive being read (0 when the server did not say).",
             registry=r,
         )
+        self.archive_captures = Counter(
+            "ingest_archive_captures_total",
+            "Fetches for archive.dir, by result: written, dropped (the writer's queue was full: a slow "
+            "disk), failed (the write failed: a full disk).",
+            ["result"],
+            registry=r,
+        )
+        self.archive_bytes = Counter(
+            "ingest_archive_written_bytes_total", "Bytes written to archive files (compressed).", registry=r
+        )
+        self.archive_files = Counter(
+            "ingest_archive_files_total", "Archive files completed (fsynced and renamed).", registry=r
+        )
         self._preinitialise()
 
     def _preinitialise(self) -> None:
@@ -303,6 +316,8 @@ class Metrics:
             self.archive_records.labels(result)
         for result in ARCHIVE_RESULTS:
             self.archives.labels(result)
+        for result in ("written", "dropped", "failed"):
+            self.archive_captures.labels(result)
 
     def topics(self, *names: str) -> None:
         """Pre-initialise the per-topic series once the topic names are known."""

@@ -179,7 +179,10 @@ class _Model(BaseModel):
 class Source(_Model):
     """Where the article came from."""
 
-    feed_url: str = Field(description="URL of the feed that announced the article.")
+    feed_url: str = Field(
+        description="URL of the feed that announced the article; for an article read from a web "
+        "archive (ingest backfill), the archive's path or URL."
+    )
     feed_title: str | None = Field(description="Title of that feed, as the feed states it.")
     site_name: str | None = Field(
         description="Name of the publishing site: og:site_name or the publisher's, unless it does "

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ingest.archive.writer import Archive
 from ingest.config import Settings
 from ingest.metrics import Metrics
 from ingest.models import Article, Drop, FeedEntry, FetchedPage, OutcomeKind, Ticket
@@ -80,6 +81,7 @@ def article_chain(
     metrics: Metrics,
     acknowledged: Callable[[Article], None],
     linked: bool,
+    archive: Archive | None = None,
 ) -> Chain:
     """Entries to articles. ``linked``: the entries come from the links topic, whose poller
     recorded their keys already (so the key is not looked up as seen; the content hash still
@@ -98,7 +100,7 @@ def article_chain(
             parse=parse,
             wait_s=settings.http.robots_wait_s,
         )
-    fetch = Fetch(http, settings.http, robots)
+    fetch = Fetch(http, settings.http, robots, archive)
     stages = (
         Claim(state, InFlight(), check_seen=not linked),
         fetch,

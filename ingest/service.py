@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from contextlib import AsyncExitStack, suppress
 
+from ingest.archive.writer import Archive
 from ingest.config import Settings
 from ingest.errors import BrokerUnavailable, StateUnavailable
 from ingest.kafka.admin import ensure_topics
@@ -105,7 +106,24 @@ class Service:
             self.metrics.workers.pids = workers.pids
             probe = asyncio.create_task(self._probe_state(state))
             stack.push_async_callback(_cancel, probe)
-            resources = Resources(s, bootstrap, state, http, workers, publisher, self.metrics, status)
+            archive = None
+            if s.archive.dir is not None and self.role.feeds is not None:  # a live run: it fetches
+                archive = Archive(
+                    s.archive.dir,
+                    self.metrics,
+                    user_agent=s.http.user_agent,
+                    max_file_bytes=s.archive.max_file_mb * 1024 * 1024,
+                    max_file_age_s=s.archive.max_file_age_s,
+                    queue_size=s.archive.queue,
+                )
+                await asyncio.to_thread(archive.start)
+                stack.push_async_callback(asyncio.to_thread, archive.close)
+                log.info(
+                    "archiving every fetch%s in %s", " and feed" if s.archive.feeds else "", s.archive.dir
+                )
+            resources = Resources(
+                s, bootstrap, state, http, workers, publisher, self.metrics, status, archive
+            )
             self._running = True
             log.info(
                 "ingest running (%s): topics %s, bootstrap %s, status on %s:%d",

@@ -37,6 +37,9 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _MAX_REVISIT_INDEX = 1_000_000  # payload digests remembered per file, to resolve revisits
 # HTML, as the live fetch accepts it (ingest.stages.fetch.HTML_TYPES): an unstated type too.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""})
+# A WARC extension field of the response records this service writes (``ingest.archive.writer``):
+# the entry's link, when the page was served from another URL (a redirect).
+ENTRY_LINK = "Ingest-Entry-Link"
 
 # Why a record is not a page. Every reason is a metric label value (ingest_backfill_records_total).
 SKIP_REASONS = (
@@ -64,6 +67,7 @@ class Page:
     offset: int
     end: int
     record_id: str | None = None
+    link: str | None = None  # the link a live fetch was asked for (``ENTRY_LINK``), when recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +439,8 @@ class _Reader:
         if kind == "revisit":
             return self._revisit(header, url, date, offset, end)
         found = self._page(block, url, date, offset, end, record_id)
+        if isinstance(found, Page) and (link := header.get(ENTRY_LINK.lower())):
+            found = replace(found, link=link)
         digest = header.get("warc-payload-digest")
         if isinstance(found, Page) and digest and len(self._digests) < _MAX_REVISIT_INDEX:
             self._digests.setdefault(digest.strip(), offset)

@@ -268,7 +268,8 @@ class Backfill:
             while not stop.is_set():
                 batch = await asyncio.to_thread(_take, found)
                 if not batch:
-                    return await self._drain(tasks, stop)
+                    await self._drain(tasks, stop)
+                    return not stop.is_set()
                 for record in batch:
                     r.metrics.archive_bytes.inc(max(0, record.end - last))
                     last = max(last, record.end)
@@ -288,21 +289,31 @@ class Backfill:
                     task.add_done_callback(tasks.discard)
                     task.add_done_callback(lambda _: room.release())
                 self._display.advance(last, self.records["page"], self.outcomes["published"])
-            await self._drain(tasks, stop)
             return False
-        finally:
+        finally:  # stopped, done, or the file could not be read on: the items in flight end first
+            await self._drain(tasks, stop)
             saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await saver
             found.close()
 
-    async def _drain(self, tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> bool:
-        """Wait for the items in flight; True when all were, False if stopped meanwhile."""
-        if tasks:
-            await asyncio.wait(
-                set(tasks), timeout=None if not stop.is_set() else self._settings.pipeline.drain_timeout_s
-            )
-        return not stop.is_set()
+    async def _drain(self, tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
+        """Wait for the items in flight; once stopped, for ``pipeline.drain_timeout_s`` at most,
+        then the rest are cancelled (not committed: the progress stays before them)."""
+        deadline: float | None = None
+        while tasks:
+            if stop.is_set() and deadline is None:
+                deadline = asyncio.get_running_loop().time() + self._settings.pipeline.drain_timeout_s
+            if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.wait(set(tasks), timeout=0.5)
+        left = list(tasks)
+        for task in left:
+            task.cancel()
+        if left:
+            log.warning("%d archived pages were still in flight when stopped: read again next run", len(left))
+            self._unacknowledged += len(left)
+            await asyncio.gather(*left, return_exceptions=True)
 
     def _count(self, result: str, r: Resources) -> None:
         self.records[result] += 1
@@ -358,7 +369,7 @@ def _entry(record: Record, archive: Archive) -> FeedEntry | str:
     if isinstance(record, Skipped):
         return record.reason
     try:
-        return entry_for_link(record.url, feed_url=archive.location, discovered_at=record.date)
+        return entry_for_link(record.link or record.url, feed_url=archive.location, discovered_at=record.date)
     except ValueError:
         return "bad_url"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ingest.archive.writer import Archive
 from ingest.config import FeedConfig, Settings
 from ingest.kafka.producer import Publisher
 from ingest.metrics import Metrics
@@ -35,6 +36,7 @@ class Resources:
     publisher: Publisher
     metrics: Metrics
     status: StatusServer
+    archive: Archive | None = None  # archive.dir: every fetch written as WARC records
 
     def sink(self) -> Sink:
         k = self.settings.kafka

@@ -111,7 +111,13 @@ class Poller:
         k = r.settings.kafka
         runner = r.runner(link_chain(state=r.state, sink=r.sink()))
         cycle = FeedCycle(
-            r.settings, http=r.http, state=r.state, workers=r.workers, metrics=r.metrics, runner=runner
+            r.settings,
+            http=r.http,
+            state=r.state,
+            workers=r.workers,
+            metrics=r.metrics,
+            runner=runner,
+            archive=r.archive if r.settings.archive.feeds else None,
         )
         loop = FeedLoop(r.settings, self.feeds, cycle, r.metrics)
         loop.show_on(r.status, scheduled=True)  # next checks of its own share only

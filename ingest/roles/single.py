@@ -35,11 +35,18 @@ class SingleProcess:
             sink=r.sink(),
             metrics=r.metrics,
             acknowledged=published,
+            archive=r.archive,
             linked=False,
         )
         runner = r.runner(chain)
         cycle = FeedCycle(
-            r.settings, http=r.http, state=r.state, workers=r.workers, metrics=r.metrics, runner=runner
+            r.settings,
+            http=r.http,
+            state=r.state,
+            workers=r.workers,
+            metrics=r.metrics,
+            runner=runner,
+            archive=r.archive if r.settings.archive.feeds else None,
         )
         loop = FeedLoop(r.settings, self.feeds, cycle, r.metrics)
         loop.show_on(r.status, scheduled=not once)

@@ -68,6 +68,7 @@ class Worker:
             sink=r.sink(),
             metrics=r.metrics,
             acknowledged=published,
+            archive=r.archive,
             linked=True,
         )
         r.status.recent = lambda: tuple(published.recent)

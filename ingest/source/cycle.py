@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ingest.archive.writer import Archive, Capture
 from ingest.config import FeedConfig, Settings
 from ingest.errors import FatalError, IngestError, InternalError, StateUnavailable
 from ingest.metrics import Metrics
@@ -113,8 +114,10 @@ class FeedCycle:
         workers: WorkerPool,
         metrics: Metrics,
         runner: Runner,
+        archive: Archive | None = None,
     ) -> None:
         self._settings = settings
+        self._archive = archive
         self._http = http
         self._state = state
         self._workers = workers
@@ -184,6 +187,12 @@ class FeedCycle:
             if state.children and child_of is None:
                 return await self._poll_children(feed, state.children, report)
             return report
+        if self._archive is not None:
+            self._archive.put(
+                Capture(
+                    "feed", response.url, feed.url, response.status, response.content_type, response.body, now
+                )
+            )
         try:
             document = await self._runner.meter.measure(
                 "parse", self._parse(response, feed, child_of is None), feed.url

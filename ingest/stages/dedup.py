@@ -82,6 +82,10 @@ class Dedup:
     async def _check(self, article: Article, ticket: Ticket) -> Article | Drop:
         if article.word_count < MIN_WORDS_FOR_CONTENT_DEDUP:
             return article
+        if self._republish:  # a copy of another article's text: dropped before it holds the text
+            first = await self._state.content_owner(article.content_hash)
+            if first is not None and first != article.id:
+                return DUPLICATE_CONTENT
         owner = self._contents.take(article.content_hash, ticket)
         if owner is not None:
             return await wait_for_owner(owner, DUPLICATE_CONTENT, "an article with the same text")

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
+from ingest.archive.writer import Archive, Capture
 from ingest.config import HttpSettings
 from ingest.errors import (
     Disallowed,
@@ -31,7 +32,7 @@ from ingest.models import Drop, FeedEntry, FetchedPage, Ticket
 from ingest.net import HttpClient
 from ingest.net.robots import Robots
 from ingest.stages.extract import feed_text, refuse_binary
-from ingest.urls import canonicalize
+from ingest.urls import article_id, canonicalize
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,17 @@ class Fetch:
 
     name = "fetch"
 
-    def __init__(self, client: HttpClient, settings: HttpSettings, robots: Robots | None = None) -> None:
+    def __init__(
+        self,
+        client: HttpClient,
+        settings: HttpSettings,
+        robots: Robots | None = None,
+        archive: Archive | None = None,
+    ) -> None:
         self._client = client
         self._settings = settings
         self._permit = robots.check if robots is not None else None
+        self._archive = archive
 
     async def __call__(self, entry: FeedEntry, ticket: Ticket, /) -> FetchedPage | Drop:
         page = await self.fetch(entry)
@@ -126,6 +134,20 @@ class Fetch:
             if wall(entry.link, response.url):
                 log.info("%s redirected to %s: a wall, not the article", entry.link, response.url)
                 return replace(page, body=None, skipped="login_wall")
+            if self._archive is not None:
+                self._archive.put(
+                    Capture(
+                        "page",
+                        response.url,
+                        entry.link,
+                        response.status,
+                        page.content_type,
+                        response.body,
+                        page.fetched_at,
+                        article_id(entry.key),
+                        entry.feed_url,
+                    )
+                )
             return page
         assert error is not None
         return _failed(entry, error)

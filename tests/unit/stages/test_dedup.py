@@ -161,3 +161,19 @@ async def test_near_duplicates_can_be_dropped(state: SqliteStateStore) -> None:
     ticket = make_ticket()
     assert await _dedup(dedup, _copy(2), ticket) == NEAR_DUPLICATE
     assert ticket.content_hash is None
+
+
+async def test_republishing_keeps_an_articles_own_text_and_drops_the_copies_first(
+    state: SqliteStateStore,
+) -> None:
+    original = make_article(LONG_BODY, link="https://a.example/original")
+    copy = make_article(LONG_BODY, link="https://b.example/copy")
+    await state.record([original.id], original.id, original.content_hash)  # the live run's
+    dedup = Dedup(state, republish=True)
+    copy_ticket = make_ticket()
+    # The copy comes first and is dropped before it holds the text: the original, right behind
+    # it, is not taken for a copy of a copy.
+    assert await dedup(copy, copy_ticket) == DUPLICATE_CONTENT
+    assert await asyncio.wait_for(dedup(original, make_ticket()), 1) is original
+    release(copy_ticket, True)
+    assert await _dedup(Dedup(state), original) == DUPLICATE_CONTENT  # not republishing: a duplicate
