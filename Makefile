@@ -30,7 +30,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 schema: setup
 	$(BIN)/python -c "import json; from ingest.models import article_json_schema; \

@@ -160,7 +160,7 @@ def _progress(state: Path) -> int:
 def test_a_killed_backfill_resumes_where_it_was_and_loses_nothing(deploy: Any, tmp_path: Path) -> None:
     deployment = deploy([], pipeline={"workers": 1, "max_articles_in_flight": 8})
     archive = tmp_path / "big.warc.gz"
-    count = 240
+    count = 500  # long enough to be killed after its first saved progress, 2 s in
     archive.write_bytes(
         warcs.gz(*(warcs.response(f"{HOST}/gen/{n}.html", corpus.article_html(n)) for n in range(count)))
     )

@@ -272,3 +272,28 @@ def test_random_bytes_are_never_an_error(data: bytes) -> None:
     for gzipped in (None, True, False):
         for record in records(io.BytesIO(data), max_bytes=LIMIT, gzipped=gzipped):
             assert isinstance(record, Page | Skipped)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    url=_TEXT,
+    date=_TEXT,
+    length=_TEXT,
+    kind=st.sampled_from(["response", "revisit", "request", "x"]),
+    block=st.binary(max_size=300),
+)
+def test_any_header_values_give_a_record_or_a_reason(
+    url: str, date: str, length: str, kind: str, block: bytes
+) -> None:
+    fields = (
+        f"WARC-Type: {kind}\r\nWARC-Target-URI: {url}\r\nWARC-Date: {date}\r\nContent-Length: {length}\r\n"
+    )
+    data = ("WARC/1.1\r\n" + fields + "\r\n").encode("utf-8", "surrogatepass") + block + b"\r\n\r\n"
+    for raw in (data, gzip.compress(data)):
+        for record in read(raw):
+            assert isinstance(record, Page | Skipped)
+            if isinstance(record, Skipped):
+                assert record.reason in SKIP_REASONS
