@@ -22,7 +22,6 @@ import os
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from ingest.archive.records import Page, Readable, Record, Skipped, records
 from ingest.config import Settings
@@ -187,7 +186,7 @@ class Backfill:
         records = ", ".join(f"{k}={v}" for k, v in sorted(self.records.items())) or "none"
         return f"{archives} archives; records: {records}"
 
-    async def _archives(self, http: HttpClient) -> list[Any]:
+    async def _archives(self, http: HttpClient) -> list[Archive]:
         found: list[Archive] = []
         for source in self._sources:
             if is_path_list(source):
