@@ -3,7 +3,9 @@ otherwise. The same figures are metrics (``ingest_backfill_*``)."""
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
 import time
 from typing import IO, Any
@@ -42,7 +44,18 @@ class Display:
         self._files = files
         self._began = time.monotonic()
         if self._interactive:
-            self._overall = tqdm(total=files, unit="file", desc="archives", position=0, file=self._stream)
+            self._overall = tqdm(
+                total=files, unit="file", desc="archives", position=0, file=self._stream, **self._screen()
+            )
+
+    def _screen(self) -> dict[str, int]:
+        """The terminal's size, 100 by 24 where it says none (some give a size of 0, in which tqdm
+        would draw nothing)."""
+        try:
+            size = os.get_terminal_size(self._stream.fileno())
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return {"ncols": 100, "nrows": 24}
+        return {"ncols": size.columns or 100, "nrows": size.lines or 24}
 
     def file(self, location: str, size: int | None, start: int) -> None:
         self._location, self._size, self._start, self._position = location, size, start, start
@@ -58,6 +71,7 @@ class Display:
                 position=1,
                 leave=False,
                 file=self._stream,
+                **self._screen(),
             )
 
     def advance(self, position: int, pages: int, published: int) -> None:
