@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 SUFFIX = ".warc.gz"
 OPEN_SUFFIX = SUFFIX + ".open"
 _IDLE_CHECK_S = 1.0  # how often an idle writer looks at the age of its file
+# Bodies waiting for the disk, at most (besides ``archive.queue`` captures): pages of up to
+# ``http.max_page_bytes`` each must not make a slow disk cost the service its memory.
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,8 @@ class Archive:
         self._max_bytes = max_file_bytes
         self._max_age_s = max_file_age_s
         self._queue: queue.Queue[Capture | None] = queue.Queue(queue_size)
+        self._lock = threading.Lock()
+        self._queued_bytes = 0  # of the bodies waiting in the queue
         self._thread = threading.Thread(target=self._write_all, name="archive", daemon=True)
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
@@ -174,12 +179,19 @@ class Archive:
         self._thread.start()
 
     def put(self, capture: Capture) -> bool:
-        """Queue ``capture`` for writing; False (counted) when the queue is full."""
-        try:
-            self._queue.put_nowait(capture)
-        except queue.Full:
-            self._metrics.archive_captures.labels("dropped").inc()
-            return False
+        """Queue ``capture`` for writing; False (counted) when the queue is full, by count or by
+        the bytes it holds (``MAX_QUEUED_BYTES``)."""
+        size = len(capture.body)
+        with self._lock:
+            if self._queued_bytes + size > MAX_QUEUED_BYTES and self._queued_bytes:
+                self._metrics.archive_captures.labels("dropped").inc()
+                return False
+            try:
+                self._queue.put_nowait(capture)
+            except queue.Full:
+                self._metrics.archive_captures.labels("dropped").inc()
+                return False
+            self._queued_bytes += size
         return True
 
     def close(self) -> None:
@@ -199,6 +211,8 @@ class Archive:
             if capture is None:
                 self._finish()
                 return
+            with self._lock:
+                self._queued_bytes -= len(capture.body)
             self._write(capture)
 
     def _write(self, capture: Capture) -> None:

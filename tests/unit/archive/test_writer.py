@@ -14,7 +14,14 @@ from prometheus_client import CollectorRegistry
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.archive.records import Page, records
-from ingest.archive.writer import OPEN_SUFFIX, Archive, Capture, capture_records, payload_digest
+from ingest.archive.writer import (
+    MAX_QUEUED_BYTES,
+    OPEN_SUFFIX,
+    Archive,
+    Capture,
+    capture_records,
+    payload_digest,
+)
 from ingest.metrics import Metrics
 
 WHEN = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -114,6 +121,21 @@ def test_a_full_queue_drops_captures_and_says_so(tmp_path: Path) -> None:
     assert archive.put(capture(2))
     assert not archive.put(capture(3))
     assert metrics.archive_captures.labels("dropped")._value.get() == 1
+
+
+def test_the_queue_is_bounded_by_the_bytes_it_holds_too(tmp_path: Path) -> None:
+    metrics = Metrics(CollectorRegistry())
+    archive = Archive(
+        tmp_path, metrics, user_agent="ua", max_file_bytes=10**9, max_file_age_s=3600, queue_size=100
+    )
+    big = b"x" * (MAX_QUEUED_BYTES // 2 + 1)
+    assert archive.put(capture(1, big))  # not started: the queue only fills
+    assert not archive.put(capture(2, big))  # two would hold more than MAX_QUEUED_BYTES
+    assert archive.put(capture(3))  # a small one still fits
+    assert metrics.archive_captures.labels("dropped")._value.get() == 1
+    archive.start()
+    archive.close()
+    assert archive.put(capture(4, big))  # written: the bytes are free again
 
 
 def test_a_full_disk_counts_failed_writes_and_goes_on(tmp_path: Path) -> None:
