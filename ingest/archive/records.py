@@ -411,11 +411,7 @@ class _Reader:
         url = (header.get("warc-target-uri") or "").strip().strip("<>").strip() or None
 
         def skipped(reason: str, detail: str = "") -> Skipped:
-            done = s.skip(length)
-            if done < length:
-                reason, detail = "truncated", "the file ends inside the record"
-            s.skip_newlines()
-            return Skipped(reason, offset, s.resume_point(), url, detail)
+            return self._skip(length, offset, url, reason, detail)
 
         if kind not in ("response", "revisit"):
             return skipped("not_response", kind)
@@ -428,13 +424,10 @@ class _Reader:
             return skipped("truncated", f"WARC-Truncated: {header.get('warc-truncated')}")
         if length > self._max + _MAX_HEADERS:
             return skipped("too_large", f"{length} bytes")
-        block = s.read(length)
-        ends = s.block_ends()
-        end = s.resume_point()
-        if len(block) < length:
-            return Skipped("truncated", offset, end, url, "the file ends inside the record")
-        if not ends:
-            return Skipped("malformed", offset, end, url, "no blank line after the block")
+        read = self._block(length, offset, url)
+        if isinstance(read, Skipped):
+            return read
+        block, end = read
         record_id = header.get("warc-record-id")
         if kind == "revisit":
             return self._revisit(header, url, date, offset, end)
@@ -445,6 +438,24 @@ class _Reader:
         if isinstance(found, Page) and digest and len(self._digests) < _MAX_REVISIT_INDEX:
             self._digests.setdefault(digest.strip(), offset)
         return found
+
+    def _skip(self, length: int, offset: int, url: str | None, reason: str, detail: str) -> Skipped:
+        """Read past a record's block: it is not taken, for ``reason``."""
+        if self._s.skip(length) < length:
+            reason, detail = "truncated", "the file ends inside the record"
+        self._s.skip_newlines()
+        return Skipped(reason, offset, self._s.resume_point(), url, detail)
+
+    def _block(self, length: int, offset: int, url: str) -> tuple[bytes, int] | Skipped:
+        """A record's block, read whole, and where reading resumes after it; or why it cannot be."""
+        block = self._s.read(length)
+        ends = self._s.block_ends()
+        end = self._s.resume_point()
+        if len(block) < length:
+            return Skipped("truncated", offset, end, url, "the file ends inside the record")
+        if not ends:
+            return Skipped("malformed", offset, end, url, "no blank line or newline after the record")
+        return block, end
 
     def _headers(self) -> _Header | None:
         fields: dict[str, str] = {}
@@ -491,14 +502,9 @@ class _Reader:
         fields = line.decode("utf-8", "replace").split()
         length = int(fields[-1])
         url, stamp, kind = fields[0], fields[2], fields[3]
-        s = self._s
 
         def skipped(reason: str, detail: str = "") -> Skipped:
-            done = s.skip(length)
-            if done < length:
-                reason, detail = "truncated", "the file ends inside the record"
-            s.skip_newlines()
-            return Skipped(reason, offset, s.resume_point(), url, detail)
+            return self._skip(length, offset, url, reason, detail)
 
         if url.startswith("filedesc:") or not url.lower().startswith(("http:", "https:")):
             return skipped("not_response", url.split(":", 1)[0])
@@ -510,13 +516,10 @@ class _Reader:
             return skipped(why)
         if length > self._max + _MAX_HEADERS:
             return skipped("too_large", f"{length} bytes")
-        block = s.read(length)
-        ends = s.block_ends()
-        end = s.resume_point()
-        if len(block) < length:
-            return Skipped("truncated", offset, end, url, "the file ends inside the record")
-        if not ends:
-            return Skipped("malformed", offset, end, url, "no newline after the record")
+        read = self._block(length, offset, url)
+        if isinstance(read, Skipped):
+            return read
+        block, end = read
         if not block.startswith(b"HTTP/"):  # ARC v1 without the HTTP head: the stated type
             return self._typed(block, kind, url, date, offset, end, None)
         return self._page(block, url, date, offset, end, None)
