@@ -418,13 +418,8 @@ class _Reader:
         date = _warc_date(header.get("warc-date"))
         if url is None or date is None:
             return skipped("malformed", "no WARC-Target-URI or WARC-Date")
-        if self._wanted is not None and (why := self._wanted(url, date)):
-            return skipped(why)
-        if header.get("warc-truncated"):
-            return skipped("truncated", f"WARC-Truncated: {header.get('warc-truncated')}")
-        if length > self._max + _MAX_HEADERS:
-            return skipped("too_large", f"{length} bytes")
-        read = self._block(length, offset, url)
+        truncated = header.get("warc-truncated")
+        read = self._block(length, offset, url, date, f"WARC-Truncated: {truncated}" if truncated else None)
         if isinstance(read, Skipped):
             return read
         block, end = read
@@ -446,8 +441,18 @@ class _Reader:
         self._s.skip_newlines()
         return Skipped(reason, offset, self._s.resume_point(), url, detail)
 
-    def _block(self, length: int, offset: int, url: str) -> tuple[bytes, int] | Skipped:
-        """A record's block, read whole, and where reading resumes after it; or why it cannot be."""
+    def _block(
+        self, length: int, offset: int, url: str, date: datetime, truncated: str | None = None
+    ) -> tuple[bytes, int] | Skipped:
+        """A response's block, read whole, and where reading resumes after it; or why it is not
+        taken: not wanted (``--since``, ``--host``...), ``truncated`` (WARC-Truncated), too large,
+        or cut short."""
+        if self._wanted is not None and (why := self._wanted(url, date)):
+            return self._skip(length, offset, url, why, "")
+        if truncated:
+            return self._skip(length, offset, url, "truncated", truncated)
+        if length > self._max + _MAX_HEADERS:
+            return self._skip(length, offset, url, "too_large", f"{length} bytes")
         block = self._s.read(length)
         ends = self._s.block_ends()
         end = self._s.resume_point()
@@ -512,11 +517,7 @@ class _Reader:
             date = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         except ValueError:
             return skipped("malformed", f"ARC date {stamp!r}")
-        if self._wanted is not None and (why := self._wanted(url, date)):
-            return skipped(why)
-        if length > self._max + _MAX_HEADERS:
-            return skipped("too_large", f"{length} bytes")
-        read = self._block(length, offset, url)
+        read = self._block(length, offset, url, date)
         if isinstance(read, Skipped):
             return read
         block, end = read

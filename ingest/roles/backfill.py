@@ -30,7 +30,7 @@ from ingest.models import FeedEntry, FetchedPage, Outcome, Ticket
 from ingest.net import HttpClient
 from ingest.net.client import Streamed
 from ingest.pipeline import archive_chain
-from ingest.roles.base import Published, Resources, RunSummary
+from ingest.roles.base import Published, Resources, RunSummary, article_topics
 from ingest.roles.progress import Display
 from ingest.runner import Runner
 from ingest.source.archives import (
@@ -153,8 +153,7 @@ class Backfill:
         self.failed = 0  # archives that could not be read to their end
 
     def topics(self) -> dict[str, int]:
-        k = self._settings.kafka
-        return {k.topic: k.partitions, k.dlq_topic: k.partitions}
+        return article_topics(self._settings)
 
     async def run(self, resources: Resources, *, once: bool, stop: asyncio.Event) -> RunSummary:
         r = resources

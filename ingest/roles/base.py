@@ -16,6 +16,7 @@ from ingest.models import Article, Outcome
 from ingest.net import HttpClient
 from ingest.pipeline import Chain
 from ingest.runner import Runner
+from ingest.source.cycle import FeedCycle
 from ingest.stages.publish import Sink
 from ingest.state import StateStore
 from ingest.web import StatusServer
@@ -42,6 +43,20 @@ class Resources:
         k = self.settings.kafka
         return Sink(self.publisher, k.topic, k.dlq_topic, k.links_topic)
 
+    def feed_cycle(self, runner: Runner) -> FeedCycle:
+        """The feed cycle that polls for ``runner``'s chain (feed documents archived when
+        ``archive.feeds`` is on)."""
+        s = self.settings
+        return FeedCycle(
+            s,
+            http=self.http,
+            state=self.state,
+            workers=self.workers,
+            metrics=self.metrics,
+            runner=runner,
+            archive=self.archive if s.archive.feeds else None,
+        )
+
     def runner(self, chain: Chain) -> Runner:
         """The runner of ``chain``, with this service's state, dead-letter topic and limits."""
         return Runner(
@@ -52,6 +67,12 @@ class Resources:
             settings=self.settings.pipeline,
             lanes_per_host=self.settings.http.max_connections_per_host,
         )
+
+
+def article_topics(settings: Settings) -> dict[str, int]:
+    """The topics of a role that publishes articles, with the partitions to create them with."""
+    k = settings.kafka
+    return {k.topic: k.partitions, k.dlq_topic: k.partitions}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from ingest.metrics import Metrics
 from ingest.pipeline import link_chain
 from ingest.roles.base import Resources, RunSummary
 from ingest.roles.feeds import FeedLoop
-from ingest.source.cycle import FeedCycle
 from ingest.source.feedlist import load_feeds
 from ingest.state import StateStore
 
@@ -110,15 +109,7 @@ class Poller:
         r = resources
         k = r.settings.kafka
         runner = r.runner(link_chain(state=r.state, sink=r.sink()))
-        cycle = FeedCycle(
-            r.settings,
-            http=r.http,
-            state=r.state,
-            workers=r.workers,
-            metrics=r.metrics,
-            runner=runner,
-            archive=r.archive if r.settings.archive.feeds else None,
-        )
+        cycle = r.feed_cycle(runner)
         loop = FeedLoop(r.settings, self.feeds, cycle, r.metrics)
         loop.show_on(r.status, scheduled=True)  # next checks of its own share only
         share = FeedShare(loop, r.state, r.metrics, k.consumer.revoke_wait_s)

@@ -9,9 +9,8 @@ import asyncio
 
 from ingest.config import Settings
 from ingest.pipeline import article_chain
-from ingest.roles.base import Published, Resources, RunSummary
+from ingest.roles.base import Published, Resources, RunSummary, article_topics
 from ingest.roles.feeds import FeedLoop
-from ingest.source.cycle import FeedCycle
 from ingest.source.feedlist import load_feeds
 
 
@@ -21,8 +20,7 @@ class SingleProcess:
         self.feeds = load_feeds(settings)
 
     def topics(self) -> dict[str, int]:
-        k = self._settings.kafka
-        return {k.topic: k.partitions, k.dlq_topic: k.partitions}
+        return article_topics(self._settings)
 
     async def run(self, resources: Resources, *, once: bool, stop: asyncio.Event) -> RunSummary:
         r = resources
@@ -39,15 +37,7 @@ class SingleProcess:
             linked=False,
         )
         runner = r.runner(chain)
-        cycle = FeedCycle(
-            r.settings,
-            http=r.http,
-            state=r.state,
-            workers=r.workers,
-            metrics=r.metrics,
-            runner=runner,
-            archive=r.archive if r.settings.archive.feeds else None,
-        )
+        cycle = r.feed_cycle(runner)
         loop = FeedLoop(r.settings, self.feeds, cycle, r.metrics)
         loop.show_on(r.status, scheduled=not once)
         r.status.recent = lambda: tuple(published.recent)
