@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="copies of each page (distinct URLs and texts)")
     parser.add_argument("--files", type=int, default=4, help="WARC files to spread the pages over")
     parser.add_argument("--skip-readers", action="store_true", help="only the ceiling and the backfill")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of ceiling, then backfill")
     args = parser.parse_args()
     folders = [f for c in args.corpus for f in corpora(c) if not (f / "pairs.jsonl").is_file()]
     bodies = [page_bytes(p.path) for folder in folders for p in load_pages(folder)]
@@ -199,21 +201,32 @@ def main() -> None:
         for name, read in () if args.skip_readers else readers:
             rate, mbs = reader_rate(read, paths)
             print(f"reader {name:<9} {rate:8.0f} pages/s {mbs:6.1f} MB/s (compressed), one core")
-        ceiling = pool_rate(_trafilatura, [b for _, b in pages], "trafilatura")
-        print(f"trafilatura alone      {ceiling:8.1f} pages/s ({os.cpu_count()} processes)")
         broker = EmbeddedBroker("127.0.0.1", 0)
         bootstrap = broker.start()
+        ratios = []
         try:
-            result = run_backfill(folder, len(pages), work, bootstrap)
+            for round_ in range(1, args.rounds + 1):
+                # Each round: the ceiling, then the backfill, one after the other (the machine's speed
+                # drifts: a ratio compares runs minutes apart at most).
+                ceiling = pool_rate(_trafilatura, [b for _, b in pages], "trafilatura")
+                cores = os.cpu_count() or 1
+                print(f"round {round_}: trafilatura alone {ceiling:8.1f} pages/s ({cores} processes)")
+                result = run_backfill(folder, len(pages), work, bootstrap)
+                ratios.append(result["rate"] / ceiling)
+                print(
+                    f"round {round_}: ingest backfill    {result['rate']:8.1f} pages/s, "
+                    f"{result['published']:.0f} published, "
+                    f"{result['cpu_ms']:.1f} ms CPU/page (tree; {result['own_cpu_ms']:.1f} in the service "
+                    f"process; trafilatura alone: {cores * 1000 / ceiling:.1f} core-ms/page), "
+                    f"peak PSS {result['pss_mb']:.0f} MB, {result['seconds']:.1f} s; "
+                    f"ratio {ratios[-1]:.2f}"
+                )
         finally:
             broker.stop()
         print(
-            f"ingest backfill        {result['rate']:8.1f} pages/s, {result['published']:.0f} published, "
-            f"{result['cpu_ms']:.1f} ms CPU/page (tree; {result['own_cpu_ms']:.1f} in the service process), "
-            f"peak PSS {result['pss_mb']:.0f} MB, "
-            f"{result['seconds']:.1f} s"
+            f"backfill / trafilatura alone: median {statistics.median(ratios):.2f} "
+            f"over {len(ratios)} rounds ({', '.join(f'{r:.2f}' for r in ratios)})"
         )
-        print(f"backfill / trafilatura alone: {result['rate'] / ceiling:.2f}")
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ from ingest.errors import IngestError  # noqa: E402
 from ingest.models import Article, Ticket  # noqa: E402
 from ingest.stages import extract as extract_stage  # noqa: E402
 from ingest.stages import readings  # noqa: E402
+from ingest.stages.article import article_from_html  # noqa: E402
 from ingest.stages.dedup import Dedup  # noqa: E402
-from ingest.stages.normalise import article_from_html  # noqa: E402
 from ingest.state import SqliteStateStore  # noqa: E402
 
 WORD = re.compile(r"\w+")

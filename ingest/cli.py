@@ -178,7 +178,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from ingest.errors import NoContent
-    from ingest.stages.normalise import article_from_html
+    from ingest.stages.article import article_from_html
 
     _settings(args)  # a --config given is validated, as by every command
     _setup_logging("WARNING", "text")

@@ -36,7 +36,7 @@ from ingest.state.base import FEED_HEALTH
 # dashboard reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-STAGES = ("poll", "parse", "claim", "link", "fetch", "replay", "extract", "normalise", "dedup", "publish")
+STAGES = ("poll", "parse", "claim", "link", "fetch", "replay", "extract", "dedup", "publish")
 POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
 PUBLISH_RESULTS = ("acked", "failed")
 METHODS: tuple[str, ...] = get_args(Method)

@@ -59,7 +59,7 @@ class Ticket:
     key: str | None = None
     article_id: str = ""
     content_hash: str | None = None
-    sketch: bytes | None = None  # the text's near-duplicate sketch, where the normalise stage made it
+    sketch: bytes | None = None  # the text's near-duplicate sketch, where the extract stage made it
     holds: list[Callable[[bool], None]] = field(default_factory=list)
 
 

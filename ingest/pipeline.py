@@ -6,14 +6,14 @@
     backfill      archive records ─────────┘ (the page replayed from the archive: no fetch)
                                    │ one item at a time, through one runner (ingest.runner)
                                    ▼
-    article chain   claim ─► fetch ─► extract ─► normalise ─► dedup ─► publish ─► commit
+    article chain   claim ─► fetch ─► extract (and normalise) ─► dedup ─► publish ─► commit
     link chain      claim ─► link ─► commit                          (the tails: publish, link)
 
 Role all and the workers carry feed entries through the article chain; pollers through the link
 chain, whose tail hands them to the workers on the links topic. Every item carries a ``Ticket``;
 the runner's one commit step writes it after the tail's acknowledgement, then tells the item's
 origin (its feed's poll, or its link's offset). Concurrency is chosen here: extraction and
-normalisation run in the worker pool handed in, never on the event loop.
+normalisation run in the worker pool handed in, in one call per page, never on the event loop.
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ from ingest.metrics import Metrics
 from ingest.models import Article, Drop, FeedEntry, FetchedPage, OutcomeKind, Ticket
 from ingest.net import HttpClient
 from ingest.net.robots import Robots, parse_robots
+from ingest.stages.article import Extract
 from ingest.stages.claim import Claim, InFlight
 from ingest.stages.dedup import Dedup
-from ingest.stages.extract import Extract
 from ingest.stages.fetch import Fetch
-from ingest.stages.normalise import Normalise
 from ingest.stages.publish import Link, Publish, Sink
 from ingest.state import StateStore
 from ingest.workers import WorkerPool
@@ -104,8 +103,7 @@ def article_chain(
     stages = (
         Claim(state, InFlight(), check_seen=not linked),
         fetch,
-        Extract(workers),
-        Normalise(workers, sketches=settings.dedup.near_duplicates != "off"),
+        Extract(workers, sketches=settings.dedup.near_duplicates != "off"),
         Dedup(state, settings.dedup),
     )
     return Chain(stages, Publish(sink, acknowledged), lane_until=fetch.name)
@@ -127,8 +125,7 @@ def archive_chain(
     stages = (
         Claim(state, InFlight(), check_seen=not republish),
         replay,
-        Extract(workers),
-        Normalise(workers, sketches=settings.dedup.near_duplicates != "off"),
+        Extract(workers, sketches=settings.dedup.near_duplicates != "off"),
         Dedup(state, settings.dedup, republish=republish),
     )
     return Chain(stages, Publish(sink, acknowledged))

@@ -29,7 +29,8 @@ from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-WORKER_PRELOAD = ("ingest.stages.extract", "ingest.stages.normalise", "ingest.source.parser")
+# The fork server imports these before it forks a worker (``ingest.stages.warmup`` warms them up).
+WORKER_PRELOAD = ("ingest.source.parser", "ingest.stages.article", "ingest.stages.warmup")
 _KAFKA_RETRY_MAX_S = 30.0
 STATE_PROBE_S = 5.0
 

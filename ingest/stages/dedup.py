@@ -13,7 +13,7 @@ in flight together the second always sees the first); across instances, by the s
 else it reads and matches again).
 The row is registered when it is matched, not at the ack, so a copy processed meanwhile links to it.
 Texts under ``dedup.min_words`` words are neither matched nor registered; with ``near_duplicates:
-off`` nothing is. The sketch comes on the ticket from the normalise stage, which made it in a worker
+off`` nothing is. The sketch comes on the ticket from the extract stage, which made it in a worker
 (about 1 ms for 600 words); an article without one has it made here.
 """
 

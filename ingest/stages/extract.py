@@ -1,12 +1,13 @@
 """Extract: body text and metadata of a page, or the feed entry's own content.
 
 ``extract_page`` is a pure function of the fetched page, run in a worker process by the extract
-stage (``Extract``); whatever the page holds, it costs the service no more than a worker's deadline
-and memory limit. The body is chosen among several readings of the page (trafilatura's, the page's
-own ``articleBody``, readability's) by ``ingest.stages.readings``; the metadata is what the page states
-(``ingest.stages.metadata``). trafilatura's costlier searches of the page run only for what the page
-does not state: a byline when no author is named, a date (htmldate) when no publication date is.
-A page that failed, was not fetched, or holds no text falls back to the feed's own content.
+stage (``ingest.stages.article``); whatever the page holds, it costs the service no more than a
+worker's deadline and memory limit. The body is chosen among several readings of the page
+(trafilatura's, the page's own ``articleBody``, readability's) by ``ingest.stages.readings``; the
+metadata is what the page states (``ingest.stages.metadata``). trafilatura's costlier searches of
+the page run only for what the page does not state: a byline when no author is named, a date
+(htmldate) when no publication date is. A page that failed, was not fetched, or holds no text
+falls back to the feed's own content.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from ingest.errors import (
     TransientError,
     UnsupportedContent,
 )
-from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, PageMethod, Ticket
-from ingest.stages.language import detect_language, warm_up
+from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, PageMethod
+from ingest.stages.language import detect_language
 from ingest.stages.metadata import article_body, page_metadata, parse_timestamp
 from ingest.stages.readings import EXTRACTOR_VERSIONS, THIN_WORDS, Reading, choose_body
 from ingest.text import html_to_text, word_count
-from ingest.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def extract_html(
     metadata = page_metadata(tree)
     document = trafilatura.bare_extraction(tree, url=url, favor_precision=True, fast=True, **_EXTRACTION)
     fast = str(_as_dict(document).get("text") or "")
-    more = partial(_more_readings, markup, url, tree, fast)  # taken only where the page needs them
+    more = partial(_more_readings, url, tree, fast)  # taken only where the page needs them
     chosen = choose_body(fast, decode_file(markup), more, _by_length)
     text = chosen.text
     if not text:
@@ -171,15 +171,16 @@ def _as_dict(document: Any) -> dict[str, Any]:
     return dict(document.as_dict() if hasattr(document, "as_dict") else document)
 
 
-def _more_readings(markup: str | bytes, url: str, tree: HtmlElement, fast: str) -> list[Reading]:
+def _more_readings(url: str, tree: HtmlElement, fast: str) -> list[Reading]:
     """The costlier readings, in order of preference: trafilatura's full precision pass (with its
     readability and jusText second opinions, which matter only where the fast pass found little),
-    its default balance, the page's ``articleBody``."""
+    its default balance, the page's ``articleBody``. Each pass reads a copy of the page's tree, parsed
+    once."""
     readings = []
     if word_count(fast) < THIN_WORDS:
-        precise = _as_dict(trafilatura.bare_extraction(markup, url=url, favor_precision=True, **_EXTRACTION))
+        precise = _as_dict(trafilatura.bare_extraction(tree, url=url, favor_precision=True, **_EXTRACTION))
         readings.append(Reading("trafilatura", str(precise.get("text") or "")))
-    balanced = _as_dict(trafilatura.bare_extraction(markup, url=url, with_metadata=False, **_EXTRACTION))
+    balanced = _as_dict(trafilatura.bare_extraction(tree, url=url, with_metadata=False, **_EXTRACTION))
     readings.append(Reading("trafilatura", str(balanced.get("text") or "")))
     readings.append(Reading("json_ld", article_body(tree)))
     return readings
@@ -268,29 +269,3 @@ def extract_page(page: FetchedPage) -> Extracted:
     except PermanentError as exc:
         return from_feed(page, exc.reason, detail=str(exc))
     return choose(page, text, metadata, date_hint, method)
-
-
-class Extract:
-    """The extract stage: ``extract_page`` in the worker pool; a fallback to the feed's text is
-    logged here, once."""
-
-    name = "extract"
-
-    def __init__(self, workers: WorkerPool) -> None:
-        self._workers = workers
-
-    async def __call__(self, page: FetchedPage, ticket: Ticket, /) -> Extracted:
-        extracted = await self._workers.run(extract_page, page)
-        if extracted.method == "feed":
-            entry = page.entry
-            log.log(
-                logging.INFO if page.skipped else logging.WARNING,
-                "page not used (%s): %s; published with the feed's text",
-                extracted.fallback_reason,
-                extracted.fallback_detail or entry.link,
-                extra={"feed": entry.feed_url, "url": entry.link, "reason": extracted.fallback_reason},
-            )
-        return extracted
-
-
-warm_up()  # worker processes fork from a parent that imported this module: load the model once

@@ -3,7 +3,7 @@
 Page metadata wins over the feed's where both state a value, except that a missing page value falls
 back to the feed's. Nothing is invented: no time without a stated time, no language without a sign.
 ``normalise`` is a pure function (wire-copy regexes and the fingerprint run over hostile text), run
-in a worker process by the normalise stage.
+in a worker process by the extract stage, in the same call as the extraction (``ingest.stages.article``).
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from ingest.errors import NoContent
-from ingest.models import Article, Extracted, Extraction, FetchedPage, PageMetadata, Source, Ticket
+from ingest.models import Article, Extracted, Extraction, PageMetadata, Source
 from ingest.models import Dateline as DatelineField
-from ingest.source.entries import entry_for_link
-from ingest.stages.copies import site_of, sketch
-from ingest.stages.extract import extract_page
 from ingest.stages.labels import clean_tags, domain_label, site_name
 from ingest.stages.similar import fingerprint
 from ingest.stages.wire import split_wire_copy
 from ingest.text import clean_line, content_hash, normalise_paragraphs, word_count
 from ingest.urls import article_id, domain_of
-from ingest.workers import WorkerPool
 
 MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000
@@ -234,35 +230,3 @@ def normalise(extracted: Extracted) -> Article:
     if not article.body:
         raise NoContent("no body text after normalisation", url=article.url)
     return article
-
-
-def normalise_and_sketch(extracted: Extracted) -> tuple[Article, bytes]:
-    """``normalise``, and the article's near-duplicate sketch (``ingest.stages.copies``)."""
-    article = normalise(extracted)
-    return article, sketch(article.body, site_of(article.canonical_url or article.url))
-
-
-class Normalise:
-    """The normalise stage: ``normalise`` in the worker pool, with the article's near-duplicate
-    sketch (unless near-duplicates are off), which it leaves on the ticket for the dedup stage (off
-    the event loop)."""
-
-    name = "normalise"
-
-    def __init__(self, workers: WorkerPool, *, sketches: bool = True) -> None:
-        self._workers = workers
-        self._sketches = sketches
-
-    async def __call__(self, extracted: Extracted, ticket: Ticket, /) -> Article:
-        if not self._sketches:
-            return await self._workers.run(normalise, extracted)
-        article, ticket.sketch = await self._workers.run(normalise_and_sketch, extracted)
-        return article
-
-
-def article_from_html(body: bytes, url: str, content_type: str | None = None) -> Article:
-    """Extract and normalise one saved page, no network: the stages after fetch, in-process."""
-    now = datetime.now(UTC)
-    entry = entry_for_link(url, feed_url=url, discovered_at=now)
-    page = FetchedPage(entry=entry, url=url, body=body, content_type=content_type, fetched_at=now)
-    return normalise(extract_page(page))

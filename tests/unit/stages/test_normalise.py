@@ -5,14 +5,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ingest.models import Article, Extracted, PageMetadata
-from ingest.stages.copies import site_of, sketch
 from ingest.stages.normalise import (
     MAX_AUTHORS,
     MAX_SUMMARY_CHARS,
     build_article,
     clean_authors,
     clean_title,
-    normalise_and_sketch,
 )
 from ingest.text import content_hash
 from ingest.urls import article_id
@@ -377,32 +375,3 @@ def test_title_falls_back_from_og_title_to_the_feed_title_to_the_document_title(
 )
 def test_authors_are_person_names_only(names: list[str], expected: list[str]) -> None:
     assert clean_authors(names, ["The Guardian"]) == expected
-
-
-def test_the_worker_sketches_the_article_it_normalised() -> None:
-    extracted = make_extracted(" ".join(f"word{i}" for i in range(200)))
-    article, sketched = normalise_and_sketch(extracted)
-    assert sketched == sketch(article.body, site_of(article.canonical_url))
-
-
-class _Origin:
-    def committed(self) -> None:
-        pass
-
-
-@pytest.mark.parametrize("sketches", [True, False])
-async def test_the_stage_sketches_only_where_near_duplicates_are_looked_for(sketches: bool) -> None:
-    from ingest.models import Ticket
-    from ingest.stages.normalise import Normalise
-    from ingest.workers import WorkerPool
-
-    workers = WorkerPool(1, task_timeout_s=30.0, memory_limit_bytes=1024**3, max_tasks_per_worker=10)
-    await workers.start()
-    try:
-        extracted = make_extracted(" ".join(f"word{i}" for i in range(200)))
-        ticket = Ticket(_Origin())
-        article = await Normalise(workers, sketches=sketches)(extracted, ticket)
-    finally:
-        await workers.close()
-    assert article.body == build_article(extracted).body
-    assert (ticket.sketch is not None) is sketches
