@@ -29,8 +29,9 @@ lint: setup
 	$(BIN)/ruff format --check ingest tests bench examples
 	$(BIN)/mypy
 
+# Three test processes: most integration tests wait on a broker or a service process, not the CPU.
 test: lint tools
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 3 --durations=15
 
 schema: setup
 	$(BIN)/python -c "import json; from ingest.models import article_json_schema; \
