@@ -51,7 +51,7 @@ def article_from_html(body: bytes, url: str, content_type: str | None = None) ->
     now = datetime.now(UTC)
     entry = entry_for_link(url, feed_url=url, discovered_at=now)
     page = FetchedPage(entry=entry, url=url, body=body, content_type=content_type, fetched_at=now)
-    return normalise(extract_page(page))
+    return make_article(page, sketches=False).article
 
 
 class Extract:
