@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import logging
-from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +38,13 @@ def warm() -> None:
     from htmldate.extractors import get_external_parser
     from trafilatura.external import jt_stoplist_init
 
-    from ingest.models import FetchedPage
-    from ingest.source.entries import entry_for_link
-    from ingest.stages.article import make_article
+    from ingest.stages.article import article_from_html
     from ingest.stages.language import warm_up
 
     warm_up()
     get_external_parser().get_date_data(_UNREADABLE)
     jt_stoplist_init()  # jusText's stoplists of every language, read where the page's is unknown
-    now = datetime.now(UTC)
-    url = "https://warm-up.invalid/harbour.html"
-    entry = entry_for_link(url, feed_url=url, discovered_at=now)
-    page = FetchedPage(entry=entry, url=url, body=_PAGE, content_type="text/html", fetched_at=now)
-    make_article(page, sketches=True)
+    article_from_html(_PAGE, "https://warm-up.invalid/harbour.html", "text/html")
 
 
 try:
