@@ -23,7 +23,6 @@ import lxml.html
 import trafilatura
 from htmldate import find_date
 from lxml.html import HtmlElement
-from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import decode_file
 
 from ingest.errors import (
@@ -35,6 +34,7 @@ from ingest.errors import (
     UnsupportedContent,
 )
 from ingest.models import Extracted, FeedEntry, FetchedPage, PageMetadata, PageMethod
+from ingest.stages.bylines import searched_authors
 from ingest.stages.language import detect_language
 from ingest.stages.metadata import article_body, page_metadata, parse_timestamp
 from ingest.stages.readings import EXTRACTOR_VERSIONS, THIN_WORDS, Reading, choose_body
@@ -141,9 +141,7 @@ def extract_html(
     text = chosen.text
     if not text:
         return "", metadata, None, chosen.method
-    authors = metadata.authors or tuple(
-        a.strip() for a in (trafilatura_metadata.extract_author(tree) or "").split(";") if a.strip()
-    )
+    authors = metadata.authors or searched_authors(tree)
     date_hint = None
     if metadata.published_at is None and metadata.published_date is None:
         date_hint = find_date(tree, url=url, original_date=True, extensive_search=False)
