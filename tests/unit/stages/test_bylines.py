@@ -84,3 +84,15 @@ def test_a_byline_in_a_character_reference_is_found() -> None:
         "<html><body><p>Story.</p><span class='&#97;uthor'>Jane Doe</span></body></html>"
     )
     assert searched_authors(tree) == ("Jane Doe",)
+
+
+def test_the_substrings_were_read_off_the_installed_expressions() -> None:
+    # _PARTS in ingest.stages.bylines is derived from these expressions: when a trafilatura
+    # upgrade changes them, derive it again (and update this digest).
+    import hashlib
+
+    from trafilatura.xpaths import AUTHOR_XPATHS
+
+    paths = "\n".join(expression.path for expression in AUTHOR_XPATHS)
+    digest = hashlib.sha256(paths.encode()).hexdigest()
+    assert digest == "e7cdb233823cbb0a7eadad1211ccea04ebd7789ae4ffc076b2fc765f00286c9f"
