@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 import html
 
 import lxml.html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trafilatura.metadata import extract_author
+from trafilatura.xpaths import AUTHOR_XPATHS
 
 from ingest.stages.bylines import may_hold_byline, searched_authors
 
@@ -16,23 +18,7 @@ _FRAGMENTS = (
     "xiaobian", "submitted-by", "posted-by", "journalist-name", "author name", "AuthorCard", "me",
     "comments", "title", "date", "sidebar", "quote", "print", "x", "post", "meta", "-", " ",
 )  # fmt: skip
-_TAGS = (
-    "a",
-    "address",
-    "div",
-    "link",
-    "p",
-    "span",
-    "strong",
-    "h3",
-    "h4",
-    "section",
-    "time",
-    "figure",
-    "author",
-    "rel",
-    "em",
-)
+_TAGS = tuple("a address div link p span strong h3 h4 section time figure author rel em".split())
 _ATTRIBUTES = ("class", "id", "rel", "itemprop", "data-testid", "data-component", "title", "href")
 
 _value = st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=3).map("".join)
@@ -89,10 +75,6 @@ def test_a_byline_in_a_character_reference_is_found() -> None:
 def test_the_substrings_were_read_off_the_installed_expressions() -> None:
     # _PARTS in ingest.stages.bylines is derived from these expressions: when a trafilatura
     # upgrade changes them, derive it again (and update this digest).
-    import hashlib
-
-    from trafilatura.xpaths import AUTHOR_XPATHS
-
     paths = "\n".join(expression.path for expression in AUTHOR_XPATHS)
     digest = hashlib.sha256(paths.encode()).hexdigest()
     assert digest == "e7cdb233823cbb0a7eadad1211ccea04ebd7789ae4ffc076b2fc765f00286c9f"
