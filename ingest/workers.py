@@ -66,12 +66,20 @@ class _Worker:
         self.process.start()
         child.close()
         self.tasks = 0
+        self._kill_lock = threading.Lock()
+        self._killed = False
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
+        """Idempotent and safe from two threads at once: on close, the pool kills a worker while
+        its thread, seeing the pipe break, may be replacing it; the pipe must be closed once."""
+        with self._kill_lock:
+            if self._killed:
+                return
+            self._killed = True
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(timeout=5)
+            self.conn.close()
 
 
 @dataclass(slots=True)

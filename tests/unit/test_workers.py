@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,11 @@ def pid() -> int:
 def sleep_for(seconds: float) -> str:
     time.sleep(seconds)
     return "slept"
+
+
+def sleep_in(marker: str, seconds: float) -> str:
+    open(marker, "w").close()
+    return sleep_for(seconds)
 
 
 def hog_memory() -> int:
@@ -101,3 +107,21 @@ async def test_workers_are_recycled_after_many_tasks(pool: tuple[WorkerPool, lis
     assert "recycled" in restarts
     after = set(await asyncio.gather(*(workers.run(pid) for _ in range(4))))
     assert before != after
+
+
+async def test_closing_a_busy_pool_closes_each_pipe_once(tmp_path: Path) -> None:
+    # close() kills the workers while their threads, seeing the pipe break, replace them: the two
+    # kills of one worker race, and the second must not close the pipe again (EBADF).
+    for attempt in range(5):
+        workers = WorkerPool(2, task_timeout_s=30.0)
+        await workers.start()
+        markers = [tmp_path / f"{attempt}-{i}" for i in range(2)]
+        busy = [asyncio.ensure_future(workers.run(sleep_in, str(m), 30.0)) for m in markers]
+        deadline = time.monotonic() + 30
+        while not all(m.exists() for m in markers):  # both workers are inside their task
+            assert time.monotonic() < deadline, "the tasks never started"
+            await asyncio.sleep(0.01)
+        await workers.close()
+        outcomes = await asyncio.gather(*busy, return_exceptions=True)
+        assert all(isinstance(o, WorkerCrashed | asyncio.CancelledError) for o in outcomes), outcomes
+        assert workers.pids() == []

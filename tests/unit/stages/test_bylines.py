@@ -39,7 +39,7 @@ def _element(draw: st.DrawFn, depth: int = 0) -> str:
     return f"<{tag}{attrs}>{draw(_text)}{''.join(children)}</{tag}>"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(_element(), min_size=1, max_size=4))
 def test_the_search_finds_what_trafilaturas_finds(elements: list[str]) -> None:
     tree = lxml.html.document_fromstring(f"<html><body>{''.join(elements)}</body></html>")
