@@ -7,7 +7,8 @@ It joins a consumer group (run several copies to share the partitions), checks e
 against the published schema (schemas/article.v1.json), hands valid articles to ``handle`` and
 commits offsets only after a batch is handled: at-least-once, like the service itself, so
 ``handle`` should be idempotent (the Kafka key and ``article["id"]`` are stable per article).
-Invalid messages are reported on stderr and skipped.
+Invalid messages are reported on stderr and skipped; so are, silently, messages whose CloudEvents
+header ``ce_dataschema`` names another schema than the one it checks against (a later major version).
 
 ``--idle-exit S`` stops after S seconds without messages once it has partitions (for scripts and
 tests); without it, the consumer runs until interrupted. Prints a summary line as JSON on exit.
@@ -50,7 +51,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    validator = Draft202012Validator(json.loads(args.schema.read_text(encoding="utf-8")))
+    schema = json.loads(args.schema.read_text(encoding="utf-8"))
+    validator = Draft202012Validator(schema)
     consumer = KafkaConsumer(
         args.topic,
         bootstrap_servers=args.bootstrap.split(","),
@@ -67,13 +69,19 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    counts = {"valid": 0, "invalid": 0}
+    counts = {"valid": 0, "invalid": 0, "other_schema": 0}
     last_message = time.monotonic()
     try:
         while not stopping:
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():
                 for record in records:
+                    # CloudEvents headers say what a message is before its value is read: a
+                    # message of another schema (a new major version) is not this consumer's.
+                    headers = {name: value.decode("utf-8", "replace") for name, value in record.headers}
+                    if headers.get("ce_dataschema", schema["$id"]) != schema["$id"]:
+                        counts["other_schema"] += 1
+                        continue
                     try:
                         article = json.loads(record.value)
                         validator.validate(article)

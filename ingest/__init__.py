@@ -1,3 +1,3 @@
 """ingest: a streaming news-ingestion service (feeds to structured articles on Kafka)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

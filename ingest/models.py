@@ -283,20 +283,41 @@ class Article(_Model):
 class DeadLetter(_Model):
     """A message on the dead-letter topic: what could not be processed and why."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1] = Field(default=1, description="Version of this schema.")
     key: str = Field(description="Identity key of the entry (canonical URL or GUID).")
     reason: str = Field(description="Short, stable reason code (e.g. http_404, no_content).")
     error: str = Field(description="Human-readable description of the failure.")
     stage: str = Field(description="Pipeline stage where the item failed.")
-    url: str | None
-    feed_url: str
-    title: str | None
-    failed_at: AwareDatetime
+    url: str | None = Field(description="The entry's link, if it has one.")
+    feed_url: str = Field(description="The feed (or archive) the entry came from.")
+    title: str | None = Field(description="The entry's title, at most 1,000 characters.")
+    failed_at: AwareDatetime = Field(description="When the item failed (UTC).")
+
+
+SCHEMA_BASE_URI = "https://ingest.example/schemas/"
+ARTICLE_SCHEMA = "article.v1.json"
+DEAD_LETTER_SCHEMA = "dead_letter.v1.json"
+_SCHEMAS: dict[str, type[_Model]] = {ARTICLE_SCHEMA: Article, DEAD_LETTER_SCHEMA: DeadLetter}
+
+
+def schema_uri(name: str) -> str:
+    """The ``$id`` of a committed schema: what ``ce_dataschema`` points at."""
+    return SCHEMA_BASE_URI + name
+
+
+def json_schema(name: str) -> dict[str, object]:
+    """The JSON Schema committed as ``schemas/<name>`` (``article.v1.json``, ``dead_letter.v1.json``)."""
+    schema = _SCHEMAS[name].model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = schema_uri(name)
+    return schema
+
+
+def committed_schemas() -> dict[str, dict[str, object]]:
+    """Every schema the repository commits under ``schemas/``, by file name (``make schema``)."""
+    return {name: json_schema(name) for name in _SCHEMAS}
 
 
 def article_json_schema() -> dict[str, object]:
     """The JSON Schema of ``Article`` as committed in ``schemas/article.v1.json``."""
-    schema = Article.model_json_schema(mode="serialization")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://ingest.example/schemas/article.v1.json"
-    return schema
+    return json_schema(ARTICLE_SCHEMA)

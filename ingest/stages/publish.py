@@ -15,11 +15,21 @@ from pydantic import BaseModel
 
 from ingest import __version__
 from ingest.errors import IngestError, InternalError
+from ingest.kafka import cloudevents
+from ingest.kafka.cloudevents import Event, event_id
 from ingest.kafka.producer import Headers
-from ingest.models import SCHEMA_VERSION, Article, DeadLetter, FeedEntry, OutcomeKind, Ticket
+from ingest.models import (
+    ARTICLE_SCHEMA,
+    DEAD_LETTER_SCHEMA,
+    SCHEMA_VERSION,
+    Article,
+    DeadLetter,
+    FeedEntry,
+    OutcomeKind,
+    Ticket,
+    schema_uri,
+)
 from ingest.source.links import LINK_VERSION, encode_link, link_key
-
-CONTENT_TYPE = b"application/json"
 
 
 class Sender(Protocol):
@@ -29,13 +39,53 @@ class Sender(Protocol):
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None: ...
 
 
-def _headers(kind: str, version: int = SCHEMA_VERSION) -> Headers:
+def _headers(event: Event, version: int = SCHEMA_VERSION) -> Headers:
+    """CloudEvents headers, then the service's own from before them: ``schema-version``,
+    ``message-type`` and ``producer`` are written through release 0.2 and removed in 0.3, not
+    before 2027-06-01 (README, "Kafka messages")."""
     return [
-        ("content-type", CONTENT_TYPE),
+        *cloudevents.headers(event),
         ("schema-version", str(version).encode()),
-        ("message-type", kind.encode()),
+        ("message-type", event.type.replace("_", "-").encode()),
         ("producer", f"ingest/{__version__}".encode()),
     ]
+
+
+def article_event(article: Article) -> Event:
+    """An article is a new event when its text or title changes; the same article sent again is
+    the same event."""
+    return Event(
+        id=event_id(article.id, article.content_hash, article.title),
+        source=article.source.feed_url,
+        type="article",
+        time=article.fetched_at,
+        subject=article.canonical_url or article.url,
+        dataschema=schema_uri(ARTICLE_SCHEMA),
+    )
+
+
+def dead_letter_event(letter: DeadLetter) -> Event:
+    return Event(
+        id=event_id(letter.key, letter.stage, letter.reason),
+        source=letter.feed_url,
+        type="dead_letter",
+        time=letter.failed_at,
+        subject=letter.url or letter.key,
+        dataschema=schema_uri(DEAD_LETTER_SCHEMA),
+    )
+
+
+def link_event(entry: FeedEntry) -> Event:
+    """A link's data is internal to the service (no published schema): a sighting of the same
+    entry version is the same event."""
+    changed = entry.updated_at or entry.published_at
+    return Event(
+        id=event_id(link_key(entry).decode(), entry.feed_url, changed.isoformat() if changed else None),
+        source=entry.feed_url,
+        type="link",
+        time=entry.discovered_at,
+        subject=entry.link or entry.key,
+    )
 
 
 def _json(model: BaseModel) -> bytes:
@@ -47,7 +97,7 @@ def _json(model: BaseModel) -> bytes:
 
 def article_message(article: Article) -> tuple[bytes, bytes, Headers]:
     """Key (the article id), value (UTF-8 JSON) and headers of an article message."""
-    return article.id.encode("utf-8"), _json(article), _headers("article")
+    return article.id.encode("utf-8"), _json(article), _headers(article_event(article))
 
 
 def dead_letter(entry: FeedEntry, error: IngestError, stage: str) -> DeadLetter:
@@ -78,14 +128,15 @@ class Sink:
             value = encode_link(entry)
         except (ValueError, UnicodeError) as exc:
             raise InternalError.wrap(exc, url=entry.link) from exc
-        await self._sender.send(self.links_topic, link_key(entry), value, _headers("link", LINK_VERSION))
+        headers = _headers(link_event(entry), LINK_VERSION)
+        await self._sender.send(self.links_topic, link_key(entry), value, headers)
 
     async def publish(self, article: Article) -> None:
         key, value, headers = article_message(article)
         await self._sender.send(self.topic, key, value, headers)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
-        headers = [*_headers("dead-letter"), ("dlq-reason", letter.reason.encode())]
+        headers = [*_headers(dead_letter_event(letter)), ("dlq-reason", letter.reason.encode())]
         await self._sender.send(self.dlq_topic, letter.key.encode("utf-8"), _json(letter), headers)
 
 

@@ -8,23 +8,27 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from ingest.config import KafkaSettings
-from ingest.errors import PermanentError, TooLarge
+from ingest.errors import NoContent, PermanentError, TooLarge
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.producer import Publisher
 from ingest.metrics import Metrics
-from ingest.models import DeadLetter
+from ingest.models import DeadLetter, FeedEntry
 from ingest.source.links import decode_link
-from ingest.stages.publish import Sender, Sink
+from ingest.stages.publish import Sender, Sink, dead_letter
 from tests.support.kafka import read_topic
 from tests.support.memory import MemorySender
 from tests.unit.factories import make_article, make_entry, words
 
 MAX_REQUEST = 64 * 1024
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 @dataclass
@@ -86,20 +90,15 @@ async def test_an_article_is_keyed_by_its_id_with_versioned_json(
     assert headers["content-type"] == b"application/json"
 
 
+def _no_content(entry: FeedEntry) -> DeadLetter:
+    return dead_letter(entry, NoContent("no text"), "extract")
+
+
 async def test_a_dead_letter_carries_its_reason(under: Under, topics: tuple[str, ...]) -> None:
     articles, dlq, links = topics
     sink = Sink(under.sender, articles, dlq, links)
     entry = make_entry()
-    letter = DeadLetter(
-        key=entry.key,
-        reason="no_content",
-        error="no text",
-        stage="extract",
-        url=entry.link,
-        feed_url=entry.feed_url,
-        title=None,
-        failed_at=datetime.now(UTC),
-    )
+    letter = _no_content(entry)
     await sink.dead_letter(letter)
     ((key, value, headers),) = under.read(dlq)
     assert key == entry.key.encode()
@@ -130,3 +129,40 @@ async def test_an_oversized_message_is_a_permanent_error(under: Under, topics: t
     assert isinstance(caught.value, PermanentError)  # dead-lettered, not retried forever
     await under.sender.send(articles, b"k", b"fits", [])  # and the sender goes on
     assert [value for _, value, _ in under.read(articles)] == [b"fits"]
+
+
+def _check_cloudevent(headers: dict[str, bytes], value: bytes) -> str:
+    """The binary-mode event of one message, checked against CloudEvents 1.0; returns its type."""
+    attributes = {name: raw.decode("utf-8") for name, raw in headers.items()}
+    assert attributes["ce_specversion"] == "1.0"
+    assert attributes["ce_id"]
+    assert urlsplit(attributes["ce_source"]).scheme in {"https", "file"}
+    assert attributes["ce_type"].startswith("example.ingest.")
+    assert datetime.fromisoformat(attributes["ce_time"]).utcoffset() is not None
+    assert attributes["content-type"] == "application/json"
+    if "ce_dataschema" in attributes:
+        name = attributes["ce_dataschema"].rsplit("/", 1)[-1]
+        schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+        assert schema["$id"] == attributes["ce_dataschema"]
+        Draft202012Validator(schema).validate(json.loads(value))
+    return attributes["ce_type"]
+
+
+async def test_every_message_is_a_cloudevent_whose_data_matches_its_schema(
+    under: Under, topics: tuple[str, ...]
+) -> None:
+    articles, dlq, links = topics
+    sink = Sink(under.sender, articles, dlq, links)
+    entry = make_entry(title="Zürich news")
+    await sink.publish(make_article(words(200)))
+    await sink.dead_letter(_no_content(entry))
+    await sink.link(entry)
+    kinds = {
+        topic: [_check_cloudevent(headers, value) for _, value, headers in under.read(topic)]
+        for topic in (articles, dlq, links)
+    }
+    assert kinds == {
+        articles: ["example.ingest.article"],
+        dlq: ["example.ingest.dead_letter"],
+        links: ["example.ingest.link"],
+    }
