@@ -24,6 +24,7 @@ translated at the boundary (``raise FetchError(...) from exc``), so callers only
         ├── ClientError              HTTP 4xx other than 429
         ├── TooManyRedirects         more redirects than allowed, or a redirect loop
         ├── TooLarge                 body, headers or message over a configured limit
+        ├── RecordRefused            the broker refused the message as invalid (a schema it checks)
         ├── UnsupportedContent       not HTML, not a feed, unknown scheme
         ├── ParseError               a feed or page that cannot be parsed
         ├── TaskTimeout              parsing or extraction overran its deadline (worker killed)
@@ -193,6 +194,13 @@ class WorkerCrashed(PermanentError):
 
 class OutOfMemory(WorkerCrashed):
     reason = "out_of_memory"
+
+
+class RecordRefused(PermanentError):
+    """The broker answered INVALID_RECORD: it validates the topic's messages (a schema registry on
+    the broker, or a compacted topic's rules) and this one failed. Sending it again cannot help."""
+
+    reason = "refused_by_broker"
 
 
 class NoContent(PermanentError):

@@ -20,6 +20,7 @@ from ingest.errors import BrokerUnavailable, StateUnavailable
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.embedded import EmbeddedBroker
 from ingest.kafka.producer import Publisher
+from ingest.kafka.registry import topic_schemas
 from ingest.metrics import Metrics
 from ingest.net import AddressPolicy, HttpClient
 from ingest.roles import Resources, Role, RunSummary, role_for
@@ -74,7 +75,8 @@ class Service:
         async with AsyncExitStack() as stack:
             bootstrap = s.kafka.bootstrap_servers
             if s.kafka.embedded:
-                broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port)
+                schemas = topic_schemas(s.kafka.topic, s.kafka.dlq_topic)
+                broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port, schemas)
                 bootstrap = await asyncio.to_thread(broker.start)
                 stack.callback(broker.stop)
             state = await open_state(s.state)

@@ -4,6 +4,10 @@ Storage is in memory: everything on its topics is gone when the service stops (a
 starts its state empty with it, ``Service._match_state_to_broker``). It exists so the service runs
 with no Kafka installed; point ``kafka.bootstrap_servers`` at a real cluster for anything that must
 keep its data.
+
+Given the topics' schemas, the broker checks every message on them against its schema (a registry
+written for it, ``ingest.kafka.registry``) and refuses one that does not match: on the embedded
+broker, what reaches the articles and dead-letter topics is proven to follow the committed schemas.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from ingest.errors import BrokerError
+from ingest.kafka.registry import write_registry
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +79,15 @@ def _listening(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """Context manager: starts the broker, yields its bootstrap address, stops it on exit."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, schemas: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.schemas = dict(schemas or {})  # topic -> JSON Schema of its messages' values
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._registry: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -105,6 +115,11 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        if self.schemas:
+            self._registry = tempfile.TemporaryDirectory(prefix="ingest-registry-")
+            write_registry(Path(self._registry.name), self.schemas)
+            # The broker reads a file: URL's path from its working directory: run it from the root.
+            command += ["--schema-registry", f"file://{self._registry.name}"]
         # Its own process group, so a Ctrl-C meant for the service does not stop the broker before
         # the producer has flushed; and it dies with its parent if the service is killed.
         self._proc = subprocess.Popen(
@@ -112,6 +127,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            cwd="/",
             process_group=0,
             preexec_fn=_die_with_parent,
         )
@@ -148,6 +164,9 @@ class EmbeddedBroker:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._registry is not None:
+            self._registry.cleanup()
+            self._registry = None
 
     def __enter__(self) -> str:
         return self.start()

@@ -23,6 +23,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import (
     AuthorizationError,
+    InvalidRecordError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
@@ -30,7 +31,14 @@ from kafka.errors import (
 from kafka.record import util as record_util
 
 from ingest.config import KafkaSettings
-from ingest.errors import BrokerError, BrokerUnavailable, PublishTimeout, TooLarge, TransientError
+from ingest.errors import (
+    BrokerError,
+    BrokerUnavailable,
+    PublishTimeout,
+    RecordRefused,
+    TooLarge,
+    TransientError,
+)
 from ingest.kafka.client import client_options
 from ingest.metrics import Metrics
 
@@ -58,6 +66,13 @@ class Publisher:
         self._reconnecting: asyncio.Task[None] | None = None
         self._closed = False
         self._room = asyncio.Semaphore(settings.max_in_flight_messages)
+        # A message refused once is sent again alone (see send()): while it is, no other send starts.
+        self._open = asyncio.Event()
+        self._open.set()
+        self._alone = asyncio.Lock()
+        self._sending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         # kafka-python's send() can block (metadata, full buffer): keep it off the event loop.
         self._sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kafka-send")
 
@@ -109,11 +124,12 @@ class Publisher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RECONNECT_MAX_S)
 
-    def _replace(self, producer: KafkaProducer) -> None:
-        """The broker stopped acknowledging ``producer``: drop it and connect a new one."""
+    def _replace(self, producer: KafkaProducer, why: str) -> None:
+        """``producer`` cannot go on (the broker stopped acknowledging it, or it refused a record):
+        drop it and connect a new one."""
         if producer is not self._producer or self._closed:
             return  # already being replaced
-        log.warning("Kafka stopped acknowledging; pausing and reconnecting to %s", self._bootstrap)
+        log.warning("%s; pausing and reconnecting to %s", why, self._bootstrap)
         self._producer = None
         self._connected.clear()
         self._metrics.kafka_reconnects.inc()
@@ -139,40 +155,71 @@ class Publisher:
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
         """Send one message and return once Kafka acknowledged it.
 
-        Raises ``TooLarge`` (permanent), ``PublishTimeout``/``TransientError`` (retry later) or
-        ``BrokerError`` (authorisation: fatal).
+        Raises ``TooLarge`` or ``RecordRefused`` (permanent), ``PublishTimeout``/``TransientError``
+        (retry later) or ``BrokerError`` (authorisation: fatal).
+
+        The broker refuses a whole batch for one invalid record in it, and kafka-python's idempotent
+        producer then fails every message after it: a refused message may be innocent. It is sent
+        again alone (no other send in flight, a new producer), and only a message refused alone is
+        ``RecordRefused``.
         """
+        async with self._room:
+            try:
+                await self._open.wait()
+                await self._send_once(topic, key, value, headers, counted=True)
+                return
+            except RecordRefused:
+                pass
+            async with self._alone:
+                self._open.clear()
+                try:
+                    await self._idle.wait()
+                    await self._send_once(topic, key, value, headers, counted=False)
+                finally:
+                    self._open.set()
+
+    async def _send_once(
+        self, topic: str, key: bytes, value: bytes, headers: Headers, *, counted: bool
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = self._settings.delivery_timeout_s + 5
-        async with self._room:
-            producer = await self._current(deadline)
-            self._metrics.kafka_in_flight.inc()
-            started = time.monotonic()
+        producer = await self._current(deadline)
+        self._metrics.kafka_in_flight.inc()
+        if counted:
+            self._sending += 1
+            self._idle.clear()
+        started = time.monotonic()
+        try:
+            acked: asyncio.Future[Any] = loop.create_future()
+
+            def settle(result: Any, failed: bool) -> None:
+                if not acked.done():
+                    (acked.set_exception if failed else acked.set_result)(result)
+
+            def submit() -> None:
+                future = producer.send(topic, key=key, value=value, headers=headers)
+                future.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, False))
+                future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, exc, True))
+
             try:
-                acked: asyncio.Future[Any] = loop.create_future()
-
-                def settle(result: Any, failed: bool) -> None:
-                    if not acked.done():
-                        (acked.set_exception if failed else acked.set_result)(result)
-
-                def submit() -> None:
-                    future = producer.send(topic, key=key, value=value, headers=headers)
-                    future.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, False))
-                    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, exc, True))
-
-                try:
-                    await loop.run_in_executor(self._sender, submit)
-                    await asyncio.wait_for(acked, deadline)
-                except TimeoutError as exc:
-                    raise PublishTimeout(f"no acknowledgement from Kafka for {topic}") from exc
-            except Exception as exc:
-                self._metrics.kafka_publish.labels(topic, "failed").inc()
-                error = _translate(exc, topic)
-                if isinstance(error, TransientError):
-                    self._replace(producer)
-                raise error from exc
-            finally:
-                self._metrics.kafka_in_flight.dec()
+                await loop.run_in_executor(self._sender, submit)
+                await asyncio.wait_for(acked, deadline)
+            except TimeoutError as exc:
+                raise PublishTimeout(f"no acknowledgement from Kafka for {topic}") from exc
+        except Exception as exc:
+            self._metrics.kafka_publish.labels(topic, "failed").inc()
+            error = _translate(exc, topic)
+            if isinstance(error, TransientError):
+                self._replace(producer, "Kafka stopped acknowledging")
+            elif isinstance(error, RecordRefused):
+                self._replace(producer, f"Kafka refused a record to {topic} as invalid")
+            raise error from exc
+        finally:
+            self._metrics.kafka_in_flight.dec()
+            if counted:
+                self._sending -= 1
+                if not self._sending:
+                    self._idle.set()
         self._metrics.kafka_publish.labels(topic, "acked").inc()
         self._metrics.kafka_publish_latency.labels(topic).observe(time.monotonic() - started)
 
@@ -203,10 +250,12 @@ def _close_quietly(producer: KafkaProducer, timeout_s: float) -> None:
 
 
 def _translate(exc: BaseException, topic: str) -> Exception:
-    if isinstance(exc, PublishTimeout | TransientError | TooLarge | BrokerError):
+    if isinstance(exc, PublishTimeout | TransientError | TooLarge | RecordRefused | BrokerError):
         return exc
     if isinstance(exc, MessageSizeTooLargeError):
         return TooLarge(f"message too large for {topic}: {exc}")
+    if isinstance(exc, InvalidRecordError):
+        return RecordRefused(f"the broker refused the message to {topic} as invalid: {exc}")
     if isinstance(exc, AuthorizationError):
         return BrokerError(f"not authorised to write to {topic}: {exc}")
     if isinstance(exc, KafkaTimeoutError):
