@@ -94,7 +94,7 @@ def reader_rate(read: object, paths: list[Path]) -> tuple[float, float]:
     return count / spent, size / spent / 1e6
 
 
-def run_backfill(folder: Path, pages: int, work: Path, bootstrap: str) -> dict[str, float]:
+def run_backfill(folder: Path, pages: int, work: Path, bootstrap: str, workers: int = 0) -> dict[str, float]:
     status_port = free_port("127.0.0.1")
     topic = f"bench-backfill-{os.getpid()}-{time.monotonic_ns()}"
     config = {
@@ -108,6 +108,8 @@ def run_backfill(folder: Path, pages: int, work: Path, bootstrap: str) -> dict[s
         "metrics": {"host": "127.0.0.1", "port": status_port},
         "log": {"level": "WARNING"},
     }
+    if workers:
+        config["pipeline"] = {"workers": workers}
     path = work / f"{topic}.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")} | {"CI": "1"}
@@ -182,6 +184,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4, help="WARC files to spread the pages over")
     parser.add_argument("--skip-readers", action="store_true", help="only the ceiling and the backfill")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of ceiling, then backfill")
+    parser.add_argument("--workers", type=int, default=0, help="pipeline.workers (default: the service's)")
     args = parser.parse_args()
     folders = [f for c in args.corpus for f in corpora(c) if not (f / "pairs.jsonl").is_file()]
     bodies = [page_bytes(p.path) for folder in folders for p in load_pages(folder)]
@@ -211,7 +214,7 @@ def main() -> None:
                 ceiling = pool_rate(_trafilatura, [b for _, b in pages], "trafilatura")
                 cores = os.cpu_count() or 1
                 print(f"round {round_}: trafilatura alone {ceiling:8.1f} pages/s ({cores} processes)")
-                result = run_backfill(folder, len(pages), work, bootstrap)
+                result = run_backfill(folder, len(pages), work, bootstrap, args.workers)
                 ratios.append(result["rate"] / ceiling)
                 print(
                     f"round {round_}: ingest backfill    {result['rate']:8.1f} pages/s, "
