@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -88,6 +89,8 @@ class KafkaSettings(_Section):
     # topic whose partitions divide the feeds among pollers (it carries no messages).
     links_topic: str = "news.links"
     feeds_topic: str = "news.feeds"
+    # The latest version of each article, keyed by id, on a compacted topic ("" for none).
+    latest_topic: str = ""
     feed_partitions: int = Field(default=24, ge=1)  # the most pollers that can share the feeds
     consumer: ConsumerSettings = ConsumerSettings()
     client_id: str = f"ingest-{__version__}"
@@ -107,9 +110,11 @@ class KafkaSettings(_Section):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 
-    @field_validator("topic", "dlq_topic", "links_topic", "feeds_topic")
+    @field_validator("topic", "dlq_topic", "links_topic", "feeds_topic", "latest_topic")
     @classmethod
-    def _topic_name(cls, value: str) -> str:
+    def _topic_name(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "latest_topic" and not value:
+            return value  # none
         legal = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         if not value or len(value) > 249 or not set(value) <= legal or value in (".", ".."):
             raise ValueError(f"not a legal Kafka topic name: {value!r}")
@@ -126,6 +131,19 @@ class KafkaSettings(_Section):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected 'embedded' or host:port[,host:port...], got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> KafkaSettings:
+        named = [("topic", self.topic), ("dlq_topic", self.dlq_topic), ("links_topic", self.links_topic)]
+        named += [("feeds_topic", self.feeds_topic)] + (
+            [("latest_topic", self.latest_topic)] if self.latest_topic else []
+        )
+        seen: dict[str, str] = {}
+        for field, name in named:
+            if name in seen:
+                raise ValueError(f"{field} and {seen[name]} are both {name!r}: each needs a topic of its own")
+            seen[name] = field
+        return self
 
     @model_validator(mode="after")
     def _delivery(self) -> KafkaSettings:

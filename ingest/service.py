@@ -75,7 +75,7 @@ class Service:
         async with AsyncExitStack() as stack:
             bootstrap = s.kafka.bootstrap_servers
             if s.kafka.embedded:
-                schemas = topic_schemas(s.kafka.topic, s.kafka.dlq_topic)
+                schemas = topic_schemas(s.kafka.topic, s.kafka.dlq_topic, s.kafka.latest_topic)
                 broker = EmbeddedBroker(s.kafka.embedded_host, s.kafka.embedded_port, schemas)
                 bootstrap = await asyncio.to_thread(broker.start)
                 stack.callback(broker.stop)

@@ -31,9 +31,12 @@ def record_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def topic_schemas(articles_topic: str, dlq_topic: str) -> dict[str, dict[str, Any]]:
+def topic_schemas(articles_topic: str, dlq_topic: str, latest_topic: str = "") -> dict[str, dict[str, Any]]:
     """The committed schema of each topic whose messages have one (links are internal)."""
-    return {articles_topic: json_schema(ARTICLE_SCHEMA), dlq_topic: json_schema(DEAD_LETTER_SCHEMA)}
+    schemas = {articles_topic: json_schema(ARTICLE_SCHEMA), dlq_topic: json_schema(DEAD_LETTER_SCHEMA)}
+    if latest_topic:
+        schemas[latest_topic] = json_schema(ARTICLE_SCHEMA)
+    return schemas
 
 
 def write_registry(directory: Path, schemas: Mapping[str, Mapping[str, Any]]) -> None:

@@ -41,7 +41,7 @@ class Resources:
 
     def sink(self) -> Sink:
         k = self.settings.kafka
-        return Sink(self.publisher, k.topic, k.dlq_topic, k.links_topic)
+        return Sink(self.publisher, k.topic, k.dlq_topic, k.links_topic, latest_topic=k.latest_topic)
 
     def feed_cycle(self, runner: Runner) -> FeedCycle:
         """The feed cycle that polls for ``runner``'s chain (feed documents archived when
@@ -72,7 +72,10 @@ class Resources:
 def article_topics(settings: Settings) -> dict[str, int]:
     """The topics of a role that publishes articles, with the partitions to create them with."""
     k = settings.kafka
-    return {k.topic: k.partitions, k.dlq_topic: k.partitions}
+    topics = {k.topic: k.partitions, k.dlq_topic: k.partitions}
+    if k.latest_topic:
+        topics[k.latest_topic] = k.partitions  # keyed like the articles: one article, one partition
+    return topics
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ingest.errors import FatalError, ParseError
 from ingest.kafka.consumer import GroupMember, Partitions
 from ingest.kafka.offsets import OffsetTracker
 from ingest.pipeline import article_chain
-from ingest.roles.base import Published, Resources, RunSummary
+from ingest.roles.base import Published, Resources, RunSummary, article_topics
 from ingest.runner import Runner
 from ingest.source.links import decode_link
 from ingest.tasks import drain
@@ -54,7 +54,7 @@ class Worker:
 
     def topics(self) -> dict[str, int]:
         k = self._settings.kafka
-        return {k.topic: k.partitions, k.dlq_topic: k.partitions, k.links_topic: k.partitions}
+        return article_topics(self._settings) | {k.links_topic: k.partitions}
 
     async def run(self, resources: Resources, *, once: bool, stop: asyncio.Event) -> RunSummary:
         """Join the workers' group, work until ``stop``, drain, commit, leave."""

@@ -7,6 +7,7 @@ cannot be serialised is translated here.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -117,11 +118,14 @@ class Sink:
     """Where processed items end: the articles topic, or the dead-letter topic with a reason; and
     where a poller hands new entries to the workers (the links topic)."""
 
-    def __init__(self, sender: Sender, topic: str, dlq_topic: str, links_topic: str = "") -> None:
+    def __init__(
+        self, sender: Sender, topic: str, dlq_topic: str, links_topic: str = "", *, latest_topic: str = ""
+    ) -> None:
         self._sender = sender
         self.topic = topic
         self.dlq_topic = dlq_topic
         self.links_topic = links_topic
+        self.latest_topic = latest_topic
 
     async def link(self, entry: FeedEntry) -> None:
         try:
@@ -132,8 +136,16 @@ class Sink:
         await self._sender.send(self.links_topic, link_key(entry), value, headers)
 
     async def publish(self, article: Article) -> None:
+        """The article to its topic and, when there is one, to the compacted topic of the latest
+        versions: both acknowledged before this returns (a failure of either sends both again)."""
         key, value, headers = article_message(article)
-        await self._sender.send(self.topic, key, value, headers)
+        if not self.latest_topic:
+            await self._sender.send(self.topic, key, value, headers)
+            return
+        await asyncio.gather(
+            self._sender.send(self.topic, key, value, headers),
+            self._sender.send(self.latest_topic, key, value, headers),
+        )
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         headers = [*_headers(dead_letter_event(letter)), ("dlq-reason", letter.reason.encode())]

@@ -225,3 +225,16 @@ def test_state_shared_in_redis_carries_over_between_runs(deploy: Any, redis_url:
     assert result.returncode == 0, result.stderr
     assert read_topic(second.bootstrap, second.topic) == []
     assert "published=" not in result.stderr.split("done:", 1)[1]
+
+
+def test_the_latest_topic_holds_each_published_article_under_its_key(deploy: Any) -> None:
+    latest = f"latest-{uuid.uuid4().hex[:8]}"
+    deployment = deploy(["/feeds/world.rss"], kafka={"latest_topic": latest})
+    result = deployment.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    published = {(r.key, r.value) for r in read_topic(deployment.bootstrap, deployment.topic)}
+    kept = [(r.key, r.value, dict(r.headers)) for r in read_topic(deployment.bootstrap, latest)]
+    assert len(published) == 4
+    assert {(key, value) for key, value, _ in kept} == published
+    assert all(headers["ce_type"] == b"example.ingest.article" for _, _, headers in kept)
+    assert f"created topic {latest} (partitions=3, replication=1, cleanup.policy=compact)" in result.stderr

@@ -9,6 +9,7 @@ from pydantic import SecretStr, ValidationError
 
 from ingest.config import FeedConfig, HttpSettings, KafkaSettings, Settings, load_settings
 from ingest.errors import ConfigError
+from ingest.kafka.admin import new_topic
 
 
 def write_config(folder: Path, text: str, name: str = "ingest.yaml") -> Path:
@@ -340,3 +341,22 @@ def test_group_timeouts_that_cannot_work_are_refused(consumer: dict[str, float])
 def test_a_delivery_timeout_kafka_would_refuse_is_a_configuration_error() -> None:
     with pytest.raises(ValidationError, match=r"delivery_timeout_s .* must exceed connect_timeout_s"):
         KafkaSettings(delivery_timeout_s=20, connect_timeout_s=30)
+
+
+def test_the_latest_topic_is_off_by_default_and_must_be_a_topic_of_its_own() -> None:
+    assert KafkaSettings().latest_topic == ""
+    assert KafkaSettings(latest_topic="news.articles.latest").latest_topic == "news.articles.latest"
+    with pytest.raises(ValidationError, match="not a legal Kafka topic name"):
+        KafkaSettings(latest_topic="news articles")
+    with pytest.raises(ValidationError, match=re.escape("latest_topic and topic are both 'news.articles'")):
+        KafkaSettings(latest_topic="news.articles")
+    with pytest.raises(ValidationError, match="dlq_topic and topic are both"):
+        KafkaSettings(dlq_topic="news.articles")
+
+
+def test_only_the_latest_topic_is_created_compacted() -> None:
+    settings = KafkaSettings(latest_topic="news.latest", replication_factor=3)
+    latest, articles = new_topic(settings, "news.latest", 6), new_topic(settings, "news.articles", 6)
+    assert (latest.name, latest.num_partitions, latest.replication_factor) == ("news.latest", 6, 3)
+    assert latest.topic_configs == {"cleanup.policy": "compact"}
+    assert articles.topic_configs == {}

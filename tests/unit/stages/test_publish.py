@@ -87,3 +87,14 @@ async def test_an_article_from_an_archive_names_it_as_a_file_uri() -> None:
     await Sink(sender, "a", "a.dlq", "l").publish(article)
     (headers,) = _sent(sender, "a")
     assert headers["ce_source"] == b"file:///data/cc%20news/CC-NEWS-1.warc.gz"
+
+
+async def test_an_article_goes_to_the_latest_topic_too_when_there_is_one() -> None:
+    sender = MemorySender()
+    article = make_article(words(200))
+    await Sink(sender, "a", "a.dlq", "l", latest_topic="a.latest").publish(article)
+    (published,) = sender.topics["a"]
+    (kept,) = sender.topics["a.latest"]
+    assert (kept.key, kept.value, kept.headers) == (published.key, published.value, published.headers)
+    await Sink(sender, "b", "b.dlq", "l").publish(article)
+    assert set(sender.topics) == {"a", "a.latest", "b"}
