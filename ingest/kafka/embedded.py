@@ -115,11 +115,10 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        if self.schemas:
-            self._registry = tempfile.TemporaryDirectory(prefix="ingest-registry-")
-            write_registry(Path(self._registry.name), self.schemas)
-            # The broker reads a file: URL's path from its working directory: run it from the root.
-            command += ["--schema-registry", f"file://{self._registry.name}"]
+        self._registry = tempfile.TemporaryDirectory(prefix="ingest-registry-")
+        write_registry(Path(self._registry.name), self.schemas)
+        # The broker reads a file: URL's path from its working directory: run it from the root.
+        command += ["--schema-registry", f"file://{self._registry.name}"]
         # Its own process group, so a Ctrl-C meant for the service does not stop the broker before
         # the producer has flushed; and it dies with its parent if the service is killed.
         self._proc = subprocess.Popen(
@@ -145,6 +144,14 @@ class EmbeddedBroker:
             self.bootstrap_servers,
         )
         return self.bootstrap_servers
+
+    def check(self, schemas: Mapping[str, Mapping[str, Any]]) -> None:
+        """Check these topics too, from their first message on (the broker reads a topic's schema
+        when it first receives a message for it)."""
+        if self._registry is None:
+            raise BrokerError("the embedded broker is not running")
+        write_registry(Path(self._registry.name), schemas)
+        self.schemas.update(schemas)
 
     def _output(self) -> str:
         if self._log is None:

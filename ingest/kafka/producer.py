@@ -164,30 +164,31 @@ class Publisher:
         ``RecordRefused``.
         """
         async with self._room:
+            await self._open.wait()
+            self._sending += 1  # from here, a message sent alone waits for this one to end
+            self._idle.clear()
             try:
-                await self._open.wait()
-                await self._send_once(topic, key, value, headers, counted=True)
+                await self._send_once(topic, key, value, headers)
                 return
             except RecordRefused:
                 pass
+            finally:
+                self._sending -= 1
+                if not self._sending:
+                    self._idle.set()
             async with self._alone:
                 self._open.clear()
                 try:
                     await self._idle.wait()
-                    await self._send_once(topic, key, value, headers, counted=False)
+                    await self._send_once(topic, key, value, headers)
                 finally:
                     self._open.set()
 
-    async def _send_once(
-        self, topic: str, key: bytes, value: bytes, headers: Headers, *, counted: bool
-    ) -> None:
+    async def _send_once(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
         loop = asyncio.get_running_loop()
         deadline = self._settings.delivery_timeout_s + 5
         producer = await self._current(deadline)
         self._metrics.kafka_in_flight.inc()
-        if counted:
-            self._sending += 1
-            self._idle.clear()
         started = time.monotonic()
         try:
             acked: asyncio.Future[Any] = loop.create_future()
@@ -216,10 +217,6 @@ class Publisher:
             raise error from exc
         finally:
             self._metrics.kafka_in_flight.dec()
-            if counted:
-                self._sending -= 1
-                if not self._sending:
-                    self._idle.set()
         self._metrics.kafka_publish.labels(topic, "acked").inc()
         self._metrics.kafka_publish_latency.labels(topic).observe(time.monotonic() - started)
 

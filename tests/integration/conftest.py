@@ -17,14 +17,22 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads((SITE_DIR / "expected.json").re
 
 
 @pytest.fixture(scope="session")
-def broker() -> Iterator[str]:
+def embedded_broker() -> Iterator[EmbeddedBroker]:
     embedded = EmbeddedBroker("127.0.0.1", 0)
     try:
-        yield embedded.start()
+        embedded.start()
+        yield embedded
     finally:
         embedded.stop()
 
 
+@pytest.fixture(scope="session")
+def broker(embedded_broker: EmbeddedBroker) -> str:
+    return embedded_broker.bootstrap_servers
+
+
 @pytest.fixture
-def deploy(tmp_path: Path, broker: str, site: Site) -> Deploy:
-    return make_deploy(tmp_path, broker, site)
+def deploy(tmp_path: Path, embedded_broker: EmbeddedBroker, site: Site) -> Deploy:
+    """Deployments whose articles, latest versions and dead letters the broker itself checks
+    against the committed schemas: every integration run of the service proves its messages."""
+    return make_deploy(tmp_path, embedded_broker.bootstrap_servers, site, check=embedded_broker.check)

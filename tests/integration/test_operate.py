@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.kafka.embedded import EmbeddedBroker
 from tests.support.browser import ARTIFACTS, rendered_dom, screenshot
 from tests.support.deploy import Deploy, Deployment, stop
 from tests.support.examples import run_example
@@ -69,13 +70,15 @@ def visible_lines(dom: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[tuple[Deployment, Site]]:
+def running(
+    tmp_path_factory: pytest.TempPathFactory, embedded_broker: EmbeddedBroker
+) -> Iterator[tuple[Deployment, Site]]:
     """One long-running service over the site's world feed and a feed that does not exist."""
     from tests.support.deploy import make_deploy
 
     site = Site().start()
     tmp = tmp_path_factory.mktemp("operate")
-    deploy: Deploy = make_deploy(tmp, broker, site)
+    deploy: Deploy = make_deploy(tmp, embedded_broker.bootstrap_servers, site, check=embedded_broker.check)
     status, headers, body = site.content("/feeds/world.rss")
     site.routes["/feeds/world.rss"] = (status, headers, body.replace(b"<ttl>15</ttl>", b""))
     deployment = deploy(

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ingest.kafka.embedded import free_port
+from ingest.kafka.registry import topic_schemas
 from tests.support.site import Site
 
 Deploy = Callable[..., "Deployment"]
@@ -90,8 +91,11 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
 
 
-def make_deploy(tmp_path: Path, bootstrap: str, site: Site) -> Deploy:
-    """Factory: deploy(feeds=[paths], **section_overrides) writes a config, returns a ``Deployment``."""
+def make_deploy(
+    tmp_path: Path, bootstrap: str, site: Site, check: Callable[[dict[str, Any]], None] | None = None
+) -> Deploy:
+    """Factory: deploy(feeds=[paths], **section_overrides) writes a config, returns a ``Deployment``.
+    ``check``, given each deployment's topics and their schemas, has the broker validate them."""
 
     def make(feeds: list[Any], **sections: dict[str, Any]) -> Deployment:
         suffix = uuid.uuid4().hex[:8]
@@ -118,6 +122,9 @@ def make_deploy(tmp_path: Path, bootstrap: str, site: Site) -> Deploy:
                 config[section] = values
         path = tmp_path / "ingest.yaml"
         path.write_text(yaml.safe_dump(config))
+        kafka = config["kafka"]
+        if check is not None:
+            check(topic_schemas(kafka["topic"], kafka["dlq_topic"], kafka.get("latest_topic", "")))
         return Deployment(
             path, bootstrap, config["kafka"]["topic"], config["kafka"]["dlq_topic"], status_port
         )
