@@ -134,12 +134,12 @@ class KafkaSettings(_Section):
 
     @model_validator(mode="after")
     def _distinct_topics(self) -> KafkaSettings:
-        named = [("topic", self.topic), ("dlq_topic", self.dlq_topic), ("links_topic", self.links_topic)]
-        named += [("feeds_topic", self.feeds_topic)] + (
-            [("latest_topic", self.latest_topic)] if self.latest_topic else []
-        )
+        named = {"topic": self.topic, "dlq_topic": self.dlq_topic, "links_topic": self.links_topic}
+        named |= {"feeds_topic": self.feeds_topic, "latest_topic": self.latest_topic}
         seen: dict[str, str] = {}
-        for field, name in named:
+        for field, name in named.items():
+            if not name:
+                continue  # latest_topic: none
             if name in seen:
                 raise ValueError(f"{field} and {seen[name]} are both {name!r}: each needs a topic of its own")
             seen[name] = field

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit
 
+from ingest.kafka.producer import Headers
 from ingest.times import rfc3339
 
 SPEC_VERSION = "1.0"
@@ -25,8 +26,6 @@ TYPE_PREFIX = "example.ingest."
 # Characters a URI may hold as they are (RFC 3986 reserved and unreserved, and "%" of an escape
 # already there); anything else, spaces and non-ASCII letters included, is percent-encoded.
 _URI_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
-
-Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
