@@ -35,9 +35,8 @@ test: lint tools
 	$(BIN)/pytest -q -n 4 --dist worksteal --durations=15
 
 schema: setup
-	$(BIN)/python -c "import json; from ingest.models import committed_schemas; \
-	[open(f'schemas/{name}', 'w').write(json.dumps(schema, indent=2, ensure_ascii=False) + '\n') \
-	 for name, schema in committed_schemas().items()]"
+	$(BIN)/python -c "from ingest.models import committed_schemas, schema_file_text; \
+	[open(f'schemas/{name}', 'w').write(schema_file_text(schema)) for name, schema in committed_schemas().items()]"
 
 # Refresh the pins: the newest versions pyproject.toml allows, resolved in a fresh environment.
 constraints:

@@ -197,8 +197,8 @@ class OutOfMemory(WorkerCrashed):
 
 
 class RecordRefused(PermanentError):
-    """The broker answered INVALID_RECORD: it validates the topic's messages (a schema registry on
-    the broker, or a compacted topic's rules) and this one failed. Sending it again cannot help."""
+    """The broker answered INVALID_RECORD for this message sent alone: it validates the topic's
+    messages (a schema registry on the broker, or a compacted topic's rules) and this one fails."""
 
     reason = "refused_by_broker"
 

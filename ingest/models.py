@@ -11,6 +11,7 @@ feed held, a model always serialises.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -318,6 +319,6 @@ def committed_schemas() -> dict[str, dict[str, object]]:
     return {name: json_schema(name) for name in _SCHEMAS}
 
 
-def article_json_schema() -> dict[str, object]:
-    """The JSON Schema of ``Article`` as committed in ``schemas/article.v1.json``."""
-    return json_schema(ARTICLE_SCHEMA)
+def schema_file_text(schema: dict[str, object]) -> str:
+    """A schema as its file under ``schemas/`` holds it (and the broker's registry)."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

@@ -84,7 +84,7 @@ class EmbeddedBroker:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self.schemas = dict(schemas or {})  # topic -> JSON Schema of its messages' values
+        self._schemas = dict(schemas or {})  # topic -> JSON Schema of its messages' values, at start
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._registry: tempfile.TemporaryDirectory[str] | None = None
@@ -116,7 +116,7 @@ class EmbeddedBroker:
             "memory://tansu/",
         ]
         self._registry = tempfile.TemporaryDirectory(prefix="ingest-registry-")
-        write_registry(Path(self._registry.name), self.schemas)
+        self.check(self._schemas)
         # The broker reads a file: URL's path from its working directory: run it from the root.
         command += ["--schema-registry", f"file://{self._registry.name}"]
         # Its own process group, so a Ctrl-C meant for the service does not stop the broker before
@@ -151,7 +151,6 @@ class EmbeddedBroker:
         if self._registry is None:
             raise BrokerError("the embedded broker is not running")
         write_registry(Path(self._registry.name), schemas)
-        self.schemas.update(schemas)
 
     def _output(self) -> str:
         if self._log is None:

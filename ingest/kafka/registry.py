@@ -10,12 +10,11 @@ own. A topic's file here has the message schema as ``value``, its ``$defs`` insi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ingest.models import ARTICLE_SCHEMA, DEAD_LETTER_SCHEMA, json_schema
+from ingest.models import ARTICLE_SCHEMA, DEAD_LETTER_SCHEMA, json_schema, schema_file_text
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -45,5 +44,4 @@ def write_registry(directory: Path, schemas: Mapping[str, Mapping[str, Any]]) ->
     for topic, schema in schemas.items():
         if "/" in topic or topic in {"", ".", ".."}:
             raise ValueError(f"not a topic name for a registry file: {topic!r}")
-        text = json.dumps(record_schema(schema), indent=2, ensure_ascii=False) + "\n"
-        (directory / f"{topic}.json").write_text(text, encoding="utf-8")
+        (directory / f"{topic}.json").write_text(schema_file_text(record_schema(schema)), encoding="utf-8")

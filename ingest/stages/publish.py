@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from ingest import __version__
 from ingest.errors import IngestError, InternalError
-from ingest.kafka import cloudevents
 from ingest.kafka.cloudevents import Event, event_id
+from ingest.kafka.cloudevents import headers as event_headers
 from ingest.kafka.producer import Headers
 from ingest.models import (
     ARTICLE_SCHEMA,
@@ -45,7 +45,7 @@ def _headers(event: Event, version: int = SCHEMA_VERSION) -> Headers:
     ``message-type`` and ``producer`` are written through release 0.2 and removed in 0.3, not
     before 2027-06-01 (README, "Kafka messages")."""
     return [
-        *cloudevents.headers(event),
+        *event_headers(event),
         ("schema-version", str(version).encode()),
         ("message-type", event.type.replace("_", "-").encode()),
         ("producer", f"ingest/{__version__}".encode()),

@@ -55,15 +55,13 @@ def _article(seed: str) -> Message:
     return article_message(make_article(words(120, seed=seed), link=f"https://news.example.org/{seed}"))
 
 
-def _broken(
-    message: tuple[bytes, bytes, list[tuple[str, bytes]]],
-) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def _broken(message: Message) -> Message:
     key, value, headers = message
     return key, json.dumps({**json.loads(value), "word_count": "many"}).encode(), headers
 
 
 async def test_the_broker_refuses_what_breaks_the_schema_and_keeps_what_follows_it(
-    publisher: Publisher,
+    publisher: Publisher, checking_broker: str
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     good = _article(f"good-{tag}")
@@ -80,14 +78,16 @@ async def test_the_broker_refuses_what_breaks_the_schema_and_keeps_what_follows_
         await publisher.send(DLQ, b"k", b'{"reason": 1}', [])
     await publisher.send("free", b"k", b"not json at all", [])  # a topic with no schema: unchecked
 
-    stored = [r.value for r in read_topic(publisher._bootstrap, ARTICLES)]
+    stored = [r.value for r in read_topic(checking_broker, ARTICLES)]
     assert good[1] in stored
     assert after[1] in stored
     assert not any(b'"many"' in value for value in stored)
-    assert [r.value for r in read_topic(publisher._bootstrap, DLQ)][-1] == letter
+    assert [r.value for r in read_topic(checking_broker, DLQ)][-1] == letter
 
 
-async def test_messages_in_flight_beside_a_refused_one_are_all_acknowledged(publisher: Publisher) -> None:
+async def test_messages_in_flight_beside_a_refused_one_are_all_acknowledged(
+    publisher: Publisher, checking_broker: str
+) -> None:
     tag = uuid.uuid4().hex[:8]
     good = [_article(f"beside-{tag}-{n}") for n in range(30)]
     sends = [publisher.send(ARTICLES, *m) for m in good[:15]]
@@ -96,5 +96,5 @@ async def test_messages_in_flight_beside_a_refused_one_are_all_acknowledged(publ
     results = await asyncio.gather(*sends, return_exceptions=True)
     assert isinstance(results[15], RecordRefused)
     assert [r for n, r in enumerate(results) if n != 15] == [None] * 30
-    stored = {r.value for r in read_topic(publisher._bootstrap, ARTICLES)}
+    stored = {r.value for r in read_topic(checking_broker, ARTICLES)}
     assert {value for _, value, _ in good} <= stored

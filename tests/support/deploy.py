@@ -125,8 +125,6 @@ def make_deploy(
         kafka = config["kafka"]
         if check is not None:
             check(topic_schemas(kafka["topic"], kafka["dlq_topic"], kafka.get("latest_topic", "")))
-        return Deployment(
-            path, bootstrap, config["kafka"]["topic"], config["kafka"]["dlq_topic"], status_port
-        )
+        return Deployment(path, bootstrap, kafka["topic"], kafka["dlq_topic"], status_port)
 
     return make
